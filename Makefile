@@ -1,0 +1,191 @@
+# ftvisor build. `make` builds the UEFI loader and the hypervisor;
+# `make deps` installs what building, testing and the emulators need;
+# `make image CONF=...`, `make run`, `make test`, `make bench`.
+#
+# Third-party sources (lwIP, libfdt) are fetched from Debian into build/
+# by the build itself, verified, and compiled freestanding with the port
+# files in net/port and kernel/port. Nothing fetched is committed.
+
+BUILD      ?= build
+CONF       ?= tests/configs/demo.conf
+BOCHS_HOME ?= $(if $(FTVISOR_BOCHS),$(FTVISOR_BOCHS),/opt/ftvisor/bochs-3.0)
+export FTVISOR_BOCHS := $(BOCHS_HOME)
+
+CC      := gcc
+LD      := ld
+OBJCOPY := objcopy
+GCC_INC := $(shell $(CC) -print-file-name=include)
+GIT     := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+LIBFDT_DIR := $(BUILD)/third_party/libfdt
+LWIP_DIR   := $(BUILD)/third_party/lwip
+FONT       := /usr/share/consolefonts/Lat15-Fixed16.psf.gz
+
+.PHONY: all deps image run test bench clean unit-tests check-deps
+all: $(BUILD)/BOOTX64.EFI $(BUILD)/ftvisor.elf
+
+# ---------------------------------------------------------------- deps ----
+deps:
+	@tools/deps
+
+# The build itself needs only the toolchain, gnu-efi and linux-source; say
+# so plainly instead of failing deep inside a recipe.
+check-deps:
+	@for f in /usr/include/efi/efi.h /usr/lib/crt0-efi-x86_64.o /usr/src/linux-source-6.1.tar.xz $(FONT); do \
+	    [ -e $$f ] || { echo "missing $$f: run 'make deps' (as root) first"; exit 1; }; done
+
+# ------------------------------------------------------- third party ----
+$(LIBFDT_DIR)/ORIGIN: tools/fetch-libfdt | check-deps
+	tools/fetch-libfdt $(LIBFDT_DIR)
+
+$(LWIP_DIR)/ORIGIN: tools/fetch-lwip tools/apt-source
+	tools/fetch-lwip $(LWIP_DIR)
+
+LIBFDT_SRCS := fdt fdt_ro fdt_rw fdt_sw fdt_wip fdt_strerror fdt_empty_tree
+LWIP_SRCS := core/init core/def core/inet_chksum core/ip core/mem core/memp core/netif core/pbuf \
+             core/stats core/sys core/tcp core/tcp_in core/tcp_out core/timeouts core/udp \
+             core/ipv4/etharp core/ipv4/icmp core/ipv4/ip4 core/ipv4/ip4_addr core/ipv4/ip4_frag \
+             netif/ethernet
+
+# ------------------------------------------------------------ kernel ----
+# -mgeneral-regs-only: code between VM exits must not touch the guest's
+# SSE/x87 state. -mcmodel=kernel: linked in the top 2 GiB (linker.ld).
+KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
+           -Ikernel/libc -Ikernel/port -I$(LIBFDT_DIR) -Inet/port -I$(LWIP_DIR)/src/include \
+           -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
+           -fno-stack-protector -fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+           -fcf-protection=none -fno-strict-aliasing -DFTVISOR_GIT='"$(GIT)"' -MMD -MP
+KWARN   := -Wall -Wextra -Werror -Wno-unused-parameter
+
+KERNEL_DIRS := kernel vmm ft drivers net
+KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c $(d)/dev/*.c)))
+KERNEL_S    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.S)))
+KOBJ        := $(BUILD)/kobj
+KERNEL_OBJS := $(patsubst %.c,$(KOBJ)/%.o,$(KERNEL_C)) $(patsubst %.S,$(KOBJ)/%.o,$(KERNEL_S)) \
+               $(KOBJ)/gen/font.o \
+               $(patsubst %,$(KOBJ)/libfdt/%.o,$(LIBFDT_SRCS)) \
+               $(patsubst %,$(KOBJ)/lwip/%.o,$(LWIP_SRCS))
+
+$(KOBJ)/%.o: %.c $(LIBFDT_DIR)/ORIGIN $(LWIP_DIR)/ORIGIN
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) $(KWARN) -c $< -o $@
+
+$(KOBJ)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+$(KOBJ)/libfdt/%.o: $(LIBFDT_DIR)/ORIGIN
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -w -c $(LIBFDT_DIR)/$*.c -o $@
+
+$(KOBJ)/lwip/%.o: $(LWIP_DIR)/ORIGIN
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -w -c $(LWIP_DIR)/src/$*.c -o $@
+
+$(BUILD)/tools/psf2c: tools/psf2c.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -o $@ $<
+
+$(BUILD)/gen/font.c: $(BUILD)/tools/psf2c | check-deps
+	@mkdir -p $(dir $@)
+	zcat $(FONT) > $(BUILD)/gen/font.psf
+	$(BUILD)/tools/psf2c $(BUILD)/gen/font.psf > $@
+
+$(KOBJ)/gen/font.o: $(BUILD)/gen/font.c
+	@mkdir -p $(dir $@)
+	$(CC) $(KCFLAGS) -c $< -o $@
+
+# Two links: the first gives the symbol table that the second embeds for
+# stack traces. Code addresses must not move between them: checked.
+KLDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack -T linker.ld
+$(BUILD)/ftvisor.elf: $(KERNEL_OBJS) linker.ld tools/gen-ksyms
+	tools/gen-ksyms > $(BUILD)/ksyms0.S
+	$(CC) -c $(BUILD)/ksyms0.S -o $(BUILD)/ksyms0.o
+	$(LD) $(KLDFLAGS) -o $(BUILD)/ftvisor.pass1.elf $(KERNEL_OBJS) $(BUILD)/ksyms0.o
+	tools/gen-ksyms $(BUILD)/ftvisor.pass1.elf > $(BUILD)/ksyms.S
+	$(CC) -c $(BUILD)/ksyms.S -o $(BUILD)/ksyms.o
+	$(LD) $(KLDFLAGS) -o $@.tmp $(KERNEL_OBJS) $(BUILD)/ksyms.o
+	@nm -n $(BUILD)/ftvisor.pass1.elf | awk '$$2 ~ /^[tT]$$/' > $(BUILD)/syms1.txt
+	@nm -n $@.tmp | awk '$$2 ~ /^[tT]$$/' > $(BUILD)/syms2.txt
+	@cmp -s $(BUILD)/syms1.txt $(BUILD)/syms2.txt || { echo "ksyms: code moved between links"; exit 1; }
+	@mv $@.tmp $@
+
+# ------------------------------------------------------------ loader ----
+EFI_INC := /usr/include/efi
+LCFLAGS := -std=gnu11 -O2 -ffreestanding -nostdinc -isystem $(GCC_INC) \
+           -I$(EFI_INC) -I$(EFI_INC)/x86_64 -Ikernel/libc -Ikernel/port -I$(LIBFDT_DIR) \
+           -DGNU_EFI_USE_MS_ABI -fpic -fshort-wchar -mno-red-zone -maccumulate-outgoing-args \
+           -mgeneral-regs-only -fno-stack-protector -fcf-protection=none -MMD -MP
+LOBJ := $(BUILD)/lobj
+# The loader shares the config parser and the formatter with the kernel,
+# so both read ftvisor.conf identically.
+LOADER_OBJS := $(LOBJ)/boot/loader.o $(LOBJ)/boot/bootinfo.o $(LOBJ)/boot/trampoline.o \
+               $(LOBJ)/kernel/config.o $(LOBJ)/kernel/format.o $(LOBJ)/kernel/string.o \
+               $(patsubst %,$(LOBJ)/libfdt/%.o,$(LIBFDT_SRCS))
+
+$(LOBJ)/%.o: %.c $(LIBFDT_DIR)/ORIGIN
+	@mkdir -p $(dir $@)
+	$(CC) $(LCFLAGS) $(KWARN) -c $< -o $@
+
+$(LOBJ)/kernel/string.o: kernel/string.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LCFLAGS) $(KWARN) -DSTRING_NO_MEMCPY_MEMSET -c $< -o $@
+
+$(LOBJ)/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(LCFLAGS) -c $< -o $@
+
+$(LOBJ)/libfdt/%.o: $(LIBFDT_DIR)/ORIGIN
+	@mkdir -p $(dir $@)
+	$(CC) $(LCFLAGS) -w -c $(LIBFDT_DIR)/$*.c -o $@
+
+$(BUILD)/BOOTX64.so: $(LOADER_OBJS)
+	$(LD) -nostdlib -znocombreloc -shared -Bsymbolic --no-undefined -T /usr/lib/elf_x86_64_efi.lds \
+	    /usr/lib/crt0-efi-x86_64.o $(LOADER_OBJS) -L/usr/lib -lefi -lgnuefi -o $@
+
+$(BUILD)/BOOTX64.EFI: $(BUILD)/BOOTX64.so
+	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j '.rel.*' -j '.rela.*' \
+	    -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
+
+# ------------------------------------------------------------- image ----
+image: all
+	tools/mkimage --conf $(CONF) --out $(BUILD)/ftvisor.img
+
+# ------------------------------------------------------- unit tests ----
+HOSTCC     := gcc
+UCFLAGS    := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer -Wall -Wextra -Werror -Wno-unused-parameter \
+              -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit
+UNIT_FDT   := $(patsubst %,$(LIBFDT_DIR)/%.c,$(LIBFDT_SRCS))
+UNIT_BIN   := $(BUILD)/tests/unit
+
+# Each test names the project sources it exercises.
+UNIT_config_SRCS  := kernel/config.c kernel/format.c
+UNIT_format_SRCS  := kernel/format.c kernel/log_format.c
+UNIT_bootinfo_SRCS := boot/bootinfo.c kernel/bootinfo.c kernel/format.c $(UNIT_FDT)
+UNIT_pmm_SRCS     := kernel/pmm_core.c
+UNIT_acpi_SRCS    := kernel/acpi_aml.c
+UNIT_TESTS := config format bootinfo pmm acpi
+
+unit-tests: $(patsubst %,$(UNIT_BIN)/test_%,$(UNIT_TESTS))
+
+.SECONDEXPANSION:
+$(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(LIBFDT_DIR)/ORIGIN
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(UCFLAGS) -o $@ $< $(UNIT_$*_SRCS)
+
+# ------------------------------------------------------- run and test ----
+run: deps all
+	tools/demo
+
+test: deps all unit-tests
+	tests/run
+
+bench: deps all
+	tests/bench
+
+clean:
+	rm -rf $(BUILD)/kobj $(BUILD)/lobj $(BUILD)/tests $(BUILD)/gen $(BUILD)/*.elf $(BUILD)/*.EFI $(BUILD)/*.so \
+	    $(BUILD)/*.img $(BUILD)/ksyms* $(BUILD)/syms*
+
+-include $(shell find $(BUILD)/kobj $(BUILD)/lobj -name '*.d' 2>/dev/null)

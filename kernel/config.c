@@ -1,0 +1,607 @@
+/* ftvisor.conf parser: INI sections and keys, driven by one schema table per
+ * section, so every key's type, range and requiredness is stated once. */
+#include "config.h"
+#include "format.h"
+#include "strutil.h"
+
+enum kind { K_MAC, K_IP, K_MASK, K_U32, K_FILE, K_STR, K_ENUM, K_NAME, K_ARBITER, K_PORT, K_KEY };
+
+struct keydef {
+    const char *name;
+    enum kind kind;
+    size_t off;  /* offset in the section's struct */
+    size_t size; /* of the target (strings) */
+    uint32_t min, max;
+    const char *const *enums; /* K_ENUM: NULL-terminated names, value = index */
+    bool required;
+};
+
+enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_DEBUG };
+
+static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
+static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
+static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", NULL };
+
+#define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
+
+static const struct keydef host_keys[] = {
+    { "mac", K_MAC, F(struct cfg_host, mac), 0, 0, NULL, true },
+    { "ip", K_IP, F(struct cfg_host, ip), 0, 0, NULL, true },
+    { "netmask", K_MASK, F(struct cfg_host, netmask), 0, 0, NULL, true },
+    { "gateway", K_IP, F(struct cfg_host, gateway), 0, 0, NULL, false },
+    { NULL, 0, 0, 0, 0, 0, NULL, false },
+};
+static const struct keydef pair_keys[] = {
+    { "key", K_KEY, F(struct cfg_pair, key), 16, CFG_KEY_MAX - 1, NULL, true },
+    { "heartbeat_ms", K_U32, F(struct cfg_pair, heartbeat_ms), 10, 10000, NULL, false },
+    { "failover_timeout_ms", K_U32, F(struct cfg_pair, failover_timeout_ms), 20, 600000, NULL, false },
+    { "arbiter", K_ARBITER, 0, 0, 0, 0, NULL, false },
+    { NULL, 0, 0, 0, 0, 0, NULL, false },
+};
+static const struct keydef guest_keys[] = {
+    { "kernel", K_FILE, F(struct cfg_guest, kernel), 0, 0, NULL, true },
+    { "initrd", K_FILE, F(struct cfg_guest, initrd), 0, 0, NULL, false },
+    { "disk", K_FILE, F(struct cfg_guest, disk), 0, 0, NULL, false },
+    { "cmdline", K_STR, F(struct cfg_guest, cmdline), 0, 0, NULL, false },
+    { "memory_mb", K_U32, F(struct cfg_guest, memory_mb), 16, 65536, NULL, true },
+    { NULL, 0, 0, 0, 0, 0, NULL, false },
+};
+static const struct keydef debug_keys[] = {
+    { "host", K_NAME, F(struct cfg_debug, host), 0, 0, NULL, false },
+    { "on_guest_exit", K_ENUM, F(struct cfg_debug, on_guest_exit), 0, 0, on_exit_names, false },
+    { "exit_port", K_PORT, F(struct cfg_debug, exit_port), 1, 0xffff, NULL, false },
+    { "log_level", K_ENUM, F(struct cfg_debug, log_level), 0, 0, log_level_names, false },
+    { "fault_test", K_ENUM, F(struct cfg_debug, fault_test), 0, 0, fault_names, false },
+    { NULL, 0, 0, 0, 0, 0, NULL, false },
+};
+
+static const struct {
+    const char *name;
+    enum section id;
+    const struct keydef *keys;
+    bool named;
+} sections[] = {
+    { "host", S_HOST, host_keys, true },
+    { "pair", S_PAIR, pair_keys, false },
+    { "guest", S_GUEST, guest_keys, false },
+    { "debug", S_DEBUG, debug_keys, false },
+};
+#define NSECTIONS (int)(sizeof(sections) / sizeof(sections[0]))
+#define MAX_KEYS 8
+
+struct parser {
+    struct config *cfg;
+    char *err;
+    size_t errlen;
+    int line;
+    int sec;   /* index in sections[], -1 before the first header */
+    void *obj; /* the struct being filled */
+    int seen[MAX_KEYS]; /* line a key was set on, 0 = not yet */
+    int sec_line;
+    int sec_first_line[NSECTIONS];
+    const char *pending_name; /* [host NAME] for messages */
+    char hostname[CFG_NAME_MAX];
+    int arbiter_line, failover_line, heartbeat_line;
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt, ...)
+{
+    char msg[CFG_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (line > 0)
+        fmt_snprintf(p->err, p->errlen, "%s:%d: %s", p->cfg->file, line, msg);
+    else
+        fmt_snprintf(p->err, p->errlen, "%s: %s", p->cfg->file, msg);
+    return -1;
+}
+
+static bool is_space(char c) { return c == ' ' || c == '\t'; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static int hexval(char c)
+{
+    if (is_digit(c)) return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool config_parse_mac(const char *s, uint8_t mac[6])
+{
+    for (int i = 0; i < 6; i++) {
+        int hi = hexval(s[0]), lo = hi < 0 ? -1 : hexval(s[1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        mac[i] = (uint8_t)(hi << 4 | lo);
+        s += 2;
+        if (i < 5) {
+            if (*s != ':' && *s != '-')
+                return false;
+            s++;
+        }
+    }
+    return *s == 0;
+}
+
+/* Strict decimal: digits only, no sign, no overflow past max. */
+static bool parse_u32(const char *s, uint32_t *out)
+{
+    uint64_t v = 0;
+    if (!is_digit(*s))
+        return false;
+    if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        s += 2;
+        if (hexval(*s) < 0)
+            return false;
+        for (; *s; s++) {
+            int d = hexval(*s);
+            if (d < 0) return false;
+            v = v * 16 + d;
+            if (v > 0xffffffffu) return false;
+        }
+    } else {
+        for (; *s; s++) {
+            if (!is_digit(*s)) return false;
+            v = v * 10 + (*s - '0');
+            if (v > 0xffffffffu) return false;
+        }
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool config_parse_ipv4(const char *s, uint32_t *out)
+{
+    uint32_t ip = 0;
+    for (int i = 0; i < 4; i++) {
+        int n = 0, v = 0;
+        while (is_digit(*s) && n < 3)
+            v = v * 10 + (*s++ - '0'), n++;
+        if (n == 0 || v > 255 || (n > 1 && s[-n] == '0'))
+            return false;
+        ip = ip << 8 | (uint32_t)v;
+        if (i < 3 && *s++ != '.')
+            return false;
+    }
+    if (*s)
+        return false;
+    *out = ip;
+    return true;
+}
+
+static bool valid_name(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!is_alnum(s[n]) && s[n] != '-' && s[n] != '_')
+            return false;
+    return n > 0 && n < CFG_NAME_MAX;
+}
+
+/* Paths are relative to the config file and may not leave the boot
+ * volume: letters, digits, '.', '_', '-', '/' and no '..' component. */
+static const char *bad_path(const char *s)
+{
+    if (strlen(s) >= CFG_PATH_MAX)
+        return "path too long (at most 127 characters)";
+    if (s[0] == '/')
+        return "path must be relative to the config file";
+    const char *comp = s;
+    for (const char *c = s;; c++) {
+        if (*c == '/' || *c == 0) {
+            size_t n = (size_t)(c - comp);
+            if (n == 0)
+                return "empty path component";
+            if (n == 2 && comp[0] == '.' && comp[1] == '.')
+                return "'..' is not allowed: files must be on the boot volume";
+            if (*c == 0)
+                break;
+            comp = c + 1;
+        } else if (!is_alnum(*c) && *c != '.' && *c != '_' && *c != '-') {
+            return "path may hold only letters, digits, '.', '_', '-' and '/'";
+        }
+    }
+    return NULL;
+}
+
+static void list_keys(const struct keydef *k, char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (; k->name; k++)
+        len += (size_t)fmt_snprintf(buf + (len < n ? len : n), len < n ? n - len : 0, "%s%s", len ? ", " : "",
+                                    k->name);
+}
+
+static int set_value(struct parser *p, const struct keydef *k, const char *v)
+{
+    uint8_t *dst = (uint8_t *)p->obj + k->off;
+    switch (k->kind) {
+    case K_MAC:
+        if (!config_parse_mac(v, dst))
+            return fail(p, p->line, "%s: '%s' is not a MAC address (expected six hex bytes, e.g. 52:54:00:12:34:56)",
+                        k->name, v);
+        if ((dst[0] & 1) || !(dst[0] | dst[1] | dst[2] | dst[3] | dst[4] | dst[5]))
+            return fail(p, p->line, "%s: %s is not a unicast NIC address", k->name, v);
+        return 0;
+    case K_IP:
+        if (!config_parse_ipv4(v, (uint32_t *)dst))
+            return fail(p, p->line, "%s: '%s' is not an IPv4 address (expected e.g. 10.0.0.1)", k->name, v);
+        return 0;
+    case K_MASK: {
+        uint32_t m;
+        if (!config_parse_ipv4(v, &m))
+            return fail(p, p->line, "%s: '%s' is not an IPv4 netmask (expected e.g. 255.255.255.0)", k->name, v);
+        if (m == 0 || (~m & (~m + 1)) != 0)
+            return fail(p, p->line, "%s: %s is not a contiguous netmask", k->name, v);
+        *(uint32_t *)dst = m;
+        return 0;
+    }
+    case K_U32:
+    case K_PORT: {
+        uint32_t n;
+        if (!parse_u32(v, &n))
+            return fail(p, p->line, "%s: '%s' is not a number", k->name, v);
+        if (n < k->min || n > k->max)
+            return fail(p, p->line, "%s: %u is out of range (%u..%u)", k->name, n, k->min, k->max);
+        if (k->kind == K_PORT)
+            *(uint16_t *)dst = (uint16_t)n;
+        else
+            *(uint32_t *)dst = n;
+        return 0;
+    }
+    case K_FILE: {
+        const char *why = bad_path(v);
+        if (why)
+            return fail(p, p->line, "%s: '%s': %s", k->name, v, why);
+        struct cfg_file *f = (struct cfg_file *)dst;
+        str_copy(f->path, v, sizeof(f->path));
+        f->line = p->line;
+        return 0;
+    }
+    case K_STR:
+        if (strlen(v) >= k->size)
+            return fail(p, p->line, "%s: value too long (at most %u characters)", k->name, (unsigned)k->size - 1);
+        str_copy((char *)dst, v, k->size);
+        return 0;
+    case K_KEY: {
+        size_t n = strlen(v);
+        for (size_t i = 0; i < n; i++)
+            if (v[i] == ' ' || v[i] == '\t')
+                return fail(p, p->line, "%s: the pair key may not contain spaces", k->name);
+        if (n < k->min)
+            return fail(p, p->line, "%s: the pair key is too short (%u characters; at least %u)", k->name,
+                        (unsigned)n, k->min);
+        if (n > k->max)
+            return fail(p, p->line, "%s: the pair key is too long (at most %u characters)", k->name, k->max);
+        str_copy((char *)dst, v, k->size);
+        return 0;
+    }
+    case K_NAME:
+        if (!valid_name(v))
+            return fail(p, p->line, "%s: '%s' is not a host name (letters, digits, '-', '_'; at most 31)", k->name, v);
+        str_copy((char *)dst, v, k->size);
+        ((struct cfg_debug *)p->obj)->host_line = p->line;
+        return 0;
+    case K_ENUM:
+        for (int i = 0; k->enums[i]; i++) {
+            if (strcmp(v, k->enums[i]) == 0) {
+                *(int *)dst = i;
+                return 0;
+            }
+        }
+        {
+            char all[128];
+            size_t len = 0;
+            for (int i = 0; k->enums[i]; i++)
+                len += (size_t)fmt_snprintf(all + len, sizeof(all) - len, "%s%s", i ? ", " : "", k->enums[i]);
+            return fail(p, p->line, "%s: '%s' is not one of: %s", k->name, v, all);
+        }
+    case K_ARBITER: {
+        struct cfg_pair *pair = p->obj;
+        p->arbiter_line = p->line;
+        if (strcmp(v, "none") == 0) {
+            pair->arbiter = CFG_ARBITER_NONE;
+            return 0;
+        }
+        if (strcmp(v, "disk") == 0) {
+            pair->arbiter = CFG_ARBITER_DISK;
+            return 0;
+        }
+        if (strncmp(v, "witness:", 8) == 0) {
+            char ip[16];
+            const char *colon = strchr(v + 8, ':');
+            size_t n = colon ? (size_t)(colon - (v + 8)) : 0;
+            uint32_t port;
+            if (colon && n < sizeof(ip)) {
+                memcpy(ip, v + 8, n);
+                ip[n] = 0;
+                if (config_parse_ipv4(ip, &pair->arbiter_ip) && parse_u32(colon + 1, &port) && port >= 1 &&
+                    port <= 65535) {
+                    pair->arbiter = CFG_ARBITER_WITNESS;
+                    pair->arbiter_port = (uint16_t)port;
+                    return 0;
+                }
+            }
+            return fail(p, p->line, "arbiter: '%s' is not witness:IPV4:PORT (e.g. witness:10.0.0.9:7700)", v);
+        }
+        return fail(p, p->line, "arbiter: '%s' is not one of: none, disk, witness:IPV4:PORT", v);
+    }
+    }
+    return fail(p, p->line, "internal error: key kind %d", k->kind);
+}
+
+/* Close the current section: every required key must have been given. */
+static int end_section(struct parser *p)
+{
+    if (p->sec < 0)
+        return 0;
+    const struct keydef *keys = sections[p->sec].keys;
+    for (int i = 0; keys[i].name; i++) {
+        if (keys[i].required && !p->seen[i]) {
+            if (sections[p->sec].named)
+                return fail(p, p->sec_line, "[%s %s] is missing the required key '%s'", sections[p->sec].name,
+                            p->hostname, keys[i].name);
+            return fail(p, p->sec_line, "[%s] is missing the required key '%s'", sections[p->sec].name, keys[i].name);
+        }
+    }
+    return 0;
+}
+
+static int header(struct parser *p, char *s)
+{
+    /* s points at '[' with trailing space already trimmed. */
+    size_t n = strlen(s);
+    if (s[n - 1] != ']')
+        return fail(p, p->line, "unterminated section header (missing ']')");
+    s[n - 1] = 0;
+    s++;
+    while (is_space(*s))
+        s++;
+    char *name = s;
+    while (*s && !is_space(*s))
+        s++;
+    char *arg = NULL;
+    if (*s) {
+        *s++ = 0;
+        while (is_space(*s))
+            s++;
+        arg = s;
+        size_t an = strlen(arg);
+        while (an && is_space(arg[an - 1]))
+            arg[--an] = 0;
+        if (!an)
+            arg = NULL;
+    }
+    if (end_section(p))
+        return -1;
+    int id = -1;
+    for (int i = 0; i < NSECTIONS; i++)
+        if (strcmp(name, sections[i].name) == 0)
+            id = i;
+    if (id < 0)
+        return fail(p, p->line, "unknown section [%s] (expected host NAME, pair, guest or debug)", name);
+    p->sec = id;
+    p->sec_line = p->line;
+    memset(p->seen, 0, sizeof(p->seen));
+    struct config *cfg = p->cfg;
+    if (sections[id].named) {
+        if (!arg)
+            return fail(p, p->line, "[host] needs a name: [host NAME]");
+        if (!valid_name(arg))
+            return fail(p, p->line, "'%s' is not a host name (letters, digits, '-', '_'; at most 31)", arg);
+        for (int i = 0; i < cfg->nhosts; i++)
+            if (strcmp(cfg->hosts[i].name, arg) == 0)
+                return fail(p, p->line, "duplicate section [host %s] (first at line %d)", arg, cfg->hosts[i].line);
+        if (cfg->nhosts == CFG_MAX_HOSTS)
+            return fail(p, p->line, "too many [host] sections (at most %d)", CFG_MAX_HOSTS);
+        struct cfg_host *h = &cfg->hosts[cfg->nhosts++];
+        str_copy(h->name, arg, sizeof(h->name));
+        str_copy(p->hostname, arg, sizeof(p->hostname));
+        h->line = p->line;
+        p->obj = h;
+        return 0;
+    }
+    if (arg)
+        return fail(p, p->line, "section [%s] takes no name", name);
+    if (p->sec_first_line[id])
+        return fail(p, p->line, "duplicate section [%s] (first at line %d)", name, p->sec_first_line[id]);
+    p->sec_first_line[id] = p->line;
+    switch (sections[id].id) {
+    case S_PAIR:
+        cfg->pair.present = true;
+        cfg->pair.line = p->line;
+        p->obj = &cfg->pair;
+        break;
+    case S_GUEST:
+        cfg->guest.present = true;
+        cfg->guest.line = p->line;
+        p->obj = &cfg->guest;
+        break;
+    default:
+        p->obj = &cfg->debug;
+        break;
+    }
+    return 0;
+}
+
+static int assignment(struct parser *p, char *s)
+{
+    char *eq = strchr(s, '=');
+    if (!eq)
+        return fail(p, p->line, "expected '[section]' or 'key = value'");
+    char *key = s, *kend = eq;
+    while (kend > key && is_space(kend[-1]))
+        kend--;
+    *kend = 0;
+    char *v = eq + 1;
+    while (is_space(*v))
+        v++;
+    if (!*key)
+        return fail(p, p->line, "missing key before '='");
+    for (char *c = key; *c; c++)
+        if (!is_alnum(*c) && *c != '_')
+            return fail(p, p->line, "'%s' is not a key name", key);
+    if (p->sec < 0)
+        return fail(p, p->line, "key '%s' outside any section", key);
+    const struct keydef *keys = sections[p->sec].keys;
+    int idx = -1;
+    for (int i = 0; keys[i].name; i++)
+        if (strcmp(keys[i].name, key) == 0)
+            idx = i;
+    if (idx < 0) {
+        char all[160];
+        list_keys(keys, all, sizeof(all));
+        return fail(p, p->line, "unknown key '%s' in [%s] (expected one of: %s)", key, sections[p->sec].name, all);
+    }
+    if (p->seen[idx])
+        return fail(p, p->line, "duplicate key '%s' (first at line %d)", key, p->seen[idx]);
+    if (!*v)
+        return fail(p, p->line, "empty value for '%s'", key);
+    p->seen[idx] = p->line;
+    if (sections[p->sec].id == S_PAIR) {
+        if (strcmp(key, "failover_timeout_ms") == 0)
+            p->failover_line = p->line;
+        if (strcmp(key, "heartbeat_ms") == 0)
+            p->heartbeat_line = p->line;
+    }
+    return set_value(p, &keys[idx], v);
+}
+
+/* Checks across keys and sections, after the whole file was read. */
+static int cross_check(struct parser *p)
+{
+    struct config *cfg = p->cfg;
+    if (cfg->nhosts == 0)
+        return fail(p, 0, "no [host NAME] section: the config must describe at least this host");
+    for (int i = 0; i < cfg->nhosts; i++) {
+        for (int j = 0; j < i; j++) {
+            if (memcmp(cfg->hosts[i].mac, cfg->hosts[j].mac, 6) == 0)
+                return fail(p, cfg->hosts[i].line, "[host %s] has the same mac as [host %s] (line %d)",
+                            cfg->hosts[i].name, cfg->hosts[j].name, cfg->hosts[j].line);
+            if (cfg->hosts[i].ip == cfg->hosts[j].ip)
+                return fail(p, cfg->hosts[i].line, "[host %s] has the same ip as [host %s] (line %d)",
+                            cfg->hosts[i].name, cfg->hosts[j].name, cfg->hosts[j].line);
+        }
+        const struct cfg_host *h = &cfg->hosts[i];
+        if (h->gateway && (h->gateway & h->netmask) != (h->ip & h->netmask))
+            return fail(p, h->line, "[host %s]: the gateway is not on the host's subnet", h->name);
+    }
+    if (cfg->pair.present) {
+        if (cfg->pair.failover_timeout_ms < 2 * cfg->pair.heartbeat_ms)
+            return fail(p, p->failover_line ? p->failover_line : cfg->pair.line,
+                        "failover_timeout_ms (%u) must be at least twice heartbeat_ms (%u)",
+                        cfg->pair.failover_timeout_ms, cfg->pair.heartbeat_ms);
+        if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk.path[0])
+            return fail(p, p->arbiter_line, "arbiter = disk needs a shared guest disk ([guest] disk)");
+    }
+    if (cfg->debug.host[0]) {
+        bool found = false;
+        for (int i = 0; i < cfg->nhosts; i++)
+            found |= strcmp(cfg->hosts[i].name, cfg->debug.host) == 0;
+        if (!found)
+            return fail(p, cfg->debug.host_line, "host: no [host %s] section in this file", cfg->debug.host);
+    }
+    return 0;
+}
+
+int config_parse(const char *text, size_t len, const char *file, struct config *cfg, char *err, size_t errlen)
+{
+    struct parser p;
+    memset(&p, 0, sizeof(p));
+    memset(cfg, 0, sizeof(*cfg));
+    str_copy(cfg->file, file, sizeof(cfg->file));
+    cfg->pair.heartbeat_ms = 100;
+    cfg->pair.failover_timeout_ms = 1000;
+    cfg->debug.log_level = CFG_LOG_INFO;
+    p.cfg = cfg;
+    p.err = err;
+    p.errlen = errlen;
+    p.sec = -1;
+    err[0] = 0;
+
+    size_t pos = 0;
+    char line[CFG_LINE_MAX + 2];
+    while (pos < len) {
+        p.line++;
+        size_t n = 0;
+        bool too_long = false;
+        while (pos < len && text[pos] != '\n') {
+            unsigned char c = (unsigned char)text[pos++];
+            if (c == '\r' && (pos == len || text[pos] == '\n'))
+                continue; /* CRLF files edited elsewhere */
+            if ((c < 0x20 && c != '\t') || c == 0x7f)
+                return fail(&p, p.line, "control character 0x%02x (is this a text file?)", c);
+            if (n < CFG_LINE_MAX)
+                line[n++] = (char)c;
+            else
+                too_long = true;
+        }
+        pos++; /* the '\n' */
+        if (too_long)
+            return fail(&p, p.line, "line too long (at most %d characters)", CFG_LINE_MAX);
+        line[n] = 0;
+        while (n && is_space(line[n - 1]))
+            line[--n] = 0;
+        char *s = line;
+        while (is_space(*s))
+            s++;
+        if (!*s || *s == '#' || *s == ';')
+            continue;
+        int r = *s == '[' ? header(&p, s) : assignment(&p, s);
+        if (r)
+            return r;
+    }
+    if (end_section(&p))
+        return -1;
+    return cross_check(&p);
+}
+
+const struct cfg_file *config_file(const struct config *cfg, int index, const char **key)
+{
+    switch (index) {
+    case 0: *key = "kernel"; return &cfg->guest.kernel;
+    case 1: *key = "initrd"; return &cfg->guest.initrd;
+    case 2: *key = "disk"; return &cfg->guest.disk;
+    default: return NULL;
+    }
+}
+
+int config_find_host(const struct config *cfg, const uint8_t (*macs)[6], int n, char *err, size_t errlen)
+{
+    if (cfg->debug.host[0]) {
+        for (int i = 0; i < cfg->nhosts; i++)
+            if (strcmp(cfg->hosts[i].name, cfg->debug.host) == 0)
+                return i;
+        fmt_snprintf(err, errlen, "%s:%d: host: no [host %s] section", cfg->file, cfg->debug.host_line,
+                     cfg->debug.host);
+        return -1;
+    }
+    for (int i = 0; i < cfg->nhosts; i++)
+        for (int j = 0; j < n; j++)
+            if (memcmp(cfg->hosts[i].mac, macs[j], 6) == 0)
+                return i;
+    size_t len = (size_t)fmt_snprintf(err, errlen, "%s: no [host] section has the MAC of a NIC of this machine (",
+                                      cfg->file);
+    if (n == 0)
+        len += (size_t)fmt_snprintf(err + (len < errlen ? len : errlen), len < errlen ? errlen - len : 0,
+                                    "no NIC found; set [debug] host = NAME");
+    for (int j = 0; j < n && len < errlen; j++)
+        len += (size_t)fmt_snprintf(err + len, errlen - len, "%s%02x:%02x:%02x:%02x:%02x:%02x", j ? ", " : "",
+                                    macs[j][0], macs[j][1], macs[j][2], macs[j][3], macs[j][4], macs[j][5]);
+    if (len < errlen)
+        fmt_snprintf(err + len, errlen - len, ")");
+    return -1;
+}
+
+const char *config_on_exit_name(enum cfg_on_exit v) { return on_exit_names[v]; }
+const char *config_log_level_name(enum cfg_log_level v) { return log_level_names[v]; }
+const char *config_fault_test_name(enum cfg_fault_test v) { return fault_names[v]; }
+const char *config_arbiter_name(enum cfg_arbiter v)
+{
+    return v == CFG_ARBITER_WITNESS ? "witness" : v == CFG_ARBITER_DISK ? "disk" : "none";
+}

@@ -1,0 +1,98 @@
+/* ftvisor.conf: the one configuration file of a pair (docs/config.md).
+ *
+ * The parser is pure (no allocation, no I/O) so the UEFI loader, the kernel
+ * and the host unit tests all run the same code. Every error names the line
+ * at fault: "ftvisor.conf:LINE: message". */
+#ifndef KERNEL_CONFIG_H
+#define KERNEL_CONFIG_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CFG_MAX_HOSTS 8
+#define CFG_NAME_MAX 32
+#define CFG_PATH_MAX 128
+#define CFG_CMDLINE_MAX 1024
+#define CFG_KEY_MAX 128
+#define CFG_LINE_MAX 1100
+#define CFG_ERR_MAX 256
+
+enum cfg_on_exit { CFG_EXIT_POWEROFF, CFG_EXIT_HALT, CFG_EXIT_RESTART };
+enum cfg_arbiter { CFG_ARBITER_NONE, CFG_ARBITER_WITNESS, CFG_ARBITER_DISK };
+enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
+/* A deliberate fault at the end of boot, to test the exception reports. */
+enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, CFG_FAULT_GP, CFG_FAULT_DF };
+
+struct cfg_host {
+    char name[CFG_NAME_MAX];
+    uint8_t mac[6];
+    uint32_t ip, netmask, gateway; /* host byte order; gateway 0 = none */
+    int line;                      /* of the [host NAME] header */
+};
+
+struct cfg_pair {
+    bool present;
+    char key[CFG_KEY_MAX];
+    uint32_t heartbeat_ms;
+    uint32_t failover_timeout_ms;
+    enum cfg_arbiter arbiter;
+    uint32_t arbiter_ip;
+    uint16_t arbiter_port;
+    int line;
+};
+
+/* A file the loader reads from the boot volume. */
+struct cfg_file {
+    char path[CFG_PATH_MAX]; /* empty: not configured */
+    int line;
+};
+
+struct cfg_guest {
+    bool present;
+    struct cfg_file kernel, initrd, disk;
+    char cmdline[CFG_CMDLINE_MAX];
+    uint32_t memory_mb;
+    int line;
+};
+
+struct cfg_debug {
+    char host[CFG_NAME_MAX]; /* empty: find this host by NIC MAC */
+    int host_line;
+    enum cfg_on_exit on_guest_exit;
+    uint16_t exit_port; /* 0: none; QEMU isa-debug-exit port in tests */
+    enum cfg_log_level log_level;
+    enum cfg_fault_test fault_test;
+};
+
+struct config {
+    char file[64]; /* name used in messages */
+    int nhosts;
+    struct cfg_host hosts[CFG_MAX_HOSTS];
+    struct cfg_pair pair;
+    struct cfg_guest guest;
+    struct cfg_debug debug;
+};
+
+/* Parse and validate. Returns 0, or -1 with "FILE:LINE: message" in err. */
+int config_parse(const char *text, size_t len, const char *file, struct config *cfg, char *err, size_t errlen);
+
+/* The files the config names, in a fixed order; *key gets the key's name.
+ * Returns NULL past the last one. Unset files (empty path) are included. */
+const struct cfg_file *config_file(const struct config *cfg, int index, const char **key);
+
+/* This host: by [debug] host when set, else the [host] whose MAC is one of
+ * macs[0..n). Returns the index or -1 with the reason in err. */
+int config_find_host(const struct config *cfg, const uint8_t (*macs)[6], int n, char *err, size_t errlen);
+
+/* Names for printing. */
+const char *config_on_exit_name(enum cfg_on_exit v);
+const char *config_arbiter_name(enum cfg_arbiter v);
+const char *config_log_level_name(enum cfg_log_level v);
+const char *config_fault_test_name(enum cfg_fault_test v);
+
+/* "10.0.0.1" into host byte order; false when malformed. */
+bool config_parse_ipv4(const char *s, uint32_t *out);
+bool config_parse_mac(const char *s, uint8_t mac[6]);
+
+#endif

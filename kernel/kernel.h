@@ -1,0 +1,18 @@
+/* What the kernel offers the layers above it once it has booted. */
+#ifndef KERNEL_KERNEL_H
+#define KERNEL_KERNEL_H
+
+#include "config.h"
+#include "bootinfo.h"
+
+#define FTVISOR_VERSION "0.1"
+
+const struct config *kernel_config(void);
+const struct bootinfo *kernel_bootinfo(void);
+/* This host's [host] section. */
+const struct cfg_host *kernel_this_host(void);
+/* A file the loader read for a config key ("kernel", "initrd", ...), or
+ * NULL when the config names none. */
+const struct bi_file *kernel_file(const char *key);
+
+#endif
