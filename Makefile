@@ -86,6 +86,10 @@ $(BUILD)/tools/psf2c: tools/psf2c.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -o $@ $<
 
+# Host tool for tests: reads the framebuffer console back from a screenshot.
+$(BUILD)/tools/fbtext: tools/fbtext.c $(BUILD)/gen/font.c
+	$(CC) -O2 -Wall -o $@ tools/fbtext.c $(BUILD)/gen/font.c
+
 $(BUILD)/gen/font.c: $(BUILD)/tools/psf2c | check-deps
 	@mkdir -p $(dir $@)
 	zcat $(FONT) > $(BUILD)/gen/font.psf
@@ -178,7 +182,7 @@ $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(LI
 run: deps all
 	tools/demo
 
-test: deps all unit-tests
+test: deps all unit-tests $(BUILD)/tools/fbtext
 	tests/run
 
 bench: deps all

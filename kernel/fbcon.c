@@ -39,6 +39,10 @@ void fbcon_init(const struct bootinfo *bi)
     for (uint32_t y = 0; y < height; y++)
         for (uint32_t x = 0; x < width; x++)
             fb[(uint64_t)y * stride + x] = bg;
+    /* Show what the log said before the framebuffer was mapped, so both
+     * consoles carry the whole boot. */
+    static char early[8192];
+    fbcon_write(early, log_ring_read(early, sizeof(early)));
     log_info("fbcon", "framebuffer %ux%u (stride %u, %s) at 0x%llx: %ux%u text console", width, height, stride,
              bi->fb_format == BI_FB_RGBX ? "RGBX" : "BGRX", (unsigned long long)bi->fb_base, cols, rows);
 }

@@ -189,13 +189,12 @@ void kernel_main(uint64_t fdt_phys)
              (unsigned long long)((clock_ns() - ns0) / 1000000));
 
     load_config();
+    if (cfg.debug.fault_test != CFG_FAULT_NONE)
+        fault_test(cfg.debug.fault_test);
 
     for (const struct service *s = __services_start; s < __services_end; s++)
         if (s->init)
             s->init();
-
-    if (cfg.debug.fault_test != CFG_FAULT_NONE)
-        fault_test(cfg.debug.fault_test);
 
     log_info("ftvisor", "boot complete in %llu ms; entering the main loop", (unsigned long long)(clock_ns() / 1000000));
     for (;;) {

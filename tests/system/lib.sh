@@ -1,0 +1,75 @@
+# Helpers for system tests (sourced). A system test builds one or more
+# images from inline configs, boots them with the launchers and asserts on
+# the serial console and the launcher's verdict:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   image hello <<'CONF'
+#   [host a] ...
+#   CONF
+#   boot bochs hello --timeout 60
+#   expect "banner" 'ftvisor 0\.1'
+#   expect_rc "clean power-off" 0
+#
+# Each expect prints "ok TEST: what" or "not ok TEST: what: why".
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TEST=$(basename "$0" .sh)
+TEST=${TEST#[0-9][0-9]-}
+WORK=$ROOT/build/tests/system/$TEST
+rm -rf "$WORK"
+mkdir -p "$WORK"
+SERIAL= RC= REASON=
+
+ok() { echo "ok $TEST: $*"; }
+notok() { echo "not ok $TEST: $*"; }
+
+# image NAME [FILE...] < CONF: the config text on stdin; FILEs are copied
+# next to it (so the config can name them by basename).
+image() {
+    local name=$1
+    shift
+    mkdir -p "$WORK/$name"
+    cat > "$WORK/$name/ftvisor.conf"
+    local f
+    for f in "$@"; do cp "$f" "$WORK/$name/"; done
+    "$ROOT/tools/mkimage" --conf "$WORK/$name/ftvisor.conf" --out "$WORK/$name.img" > "$WORK/$name.mkimage" 2>&1 \
+        || { notok "building image $name: $(tail -2 "$WORK/$name.mkimage")"; exit 1; }
+}
+
+# boot EMULATOR NAME [launcher options]: sets SERIAL, RC and REASON.
+boot() {
+    local emu=$1 name=$2
+    shift 2
+    SERIAL=$WORK/$name.$emu.serial
+    "$ROOT/tools/run-$emu" "$WORK/$name.img" --quiet --serial "$SERIAL" "$@" 2> "$WORK/$name.$emu.launcher"
+    RC=$?
+    REASON=$(tail -1 "$WORK/$name.$emu.launcher")
+    # Normalise CRLF so patterns can anchor at line ends.
+    sed -i 's/\r$//' "$SERIAL" 2>/dev/null
+}
+
+expect() {
+    if grep -aqE -- "$2" "$SERIAL"; then ok "$1"; else notok "$1: no line matches /$2/ ($SERIAL)"; fi
+}
+
+expect_not() {
+    if grep -aqE -- "$2" "$SERIAL"; then notok "$1: unexpected /$2/: $(grep -aE -- "$2" "$SERIAL" | head -1)"; else ok "$1"; fi
+}
+
+# The last non-empty console line matches.
+expect_last() {
+    local last
+    last=$(grep -av '^[[:space:]]*$' "$SERIAL" | tail -1)
+    if [[ $last =~ $2 ]]; then ok "$1"; else notok "$1: last line is '$last', want /$2/"; fi
+}
+
+expect_rc() {
+    if [ "$RC" = "$2" ]; then ok "$1"; else notok "$1: launcher exit $RC, want $2 ($REASON)"; fi
+}
+
+expect_reason() {
+    if [[ $REASON =~ $2 ]]; then ok "$1"; else notok "$1: launcher said '$REASON', want /$2/"; fi
+}
+
+# A value from a console line: value REGEX-with-one-group
+value() { grep -aoE -- "$1" "$SERIAL" | head -1 | sed -E "s/$1/\\1/"; }
