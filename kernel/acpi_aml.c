@@ -42,17 +42,35 @@ bool acpi_parse_s5(const uint8_t *aml, size_t len, uint8_t *typa, uint8_t *typb)
         p++;
         if (p >= len)
             return false;
-        size_t follow = aml[p] >> 6; /* PkgLength: 0-3 more bytes */
-        p += 1 + follow;
-        if (p >= len)
+        /* PkgLength (20.2.4): bits 7:6 of the lead byte count the bytes
+         * that follow; the length covers itself and the package body. */
+        size_t follow = aml[p] >> 6, pkglen;
+        if (p + follow >= len)
             return false;
-        p++; /* NumElements */
-        size_t n = aml_integer(aml + p, len - p, typa);
+        if (follow == 0) {
+            pkglen = aml[p] & 0x3f;
+        } else {
+            pkglen = aml[p] & 0x0f;
+            for (size_t b = 0; b < follow; b++)
+                pkglen |= (size_t)aml[p + 1 + b] << (4 + 8 * b);
+        }
+        if (pkglen < 1 + follow || p + pkglen > len)
+            return false; /* the package does not fit in the table */
+        size_t end = p + pkglen;
+        p += 1 + follow;
+        if (p >= end)
+            return false;
+        uint8_t count = aml[p++]; /* NumElements */
+        size_t n = aml_integer(aml + p, end - p, typa);
         if (!n)
             return false;
         p += n;
-        if (!aml_integer(aml + p, len - p, typb))
+        if (count >= 2) {
+            if (!aml_integer(aml + p, end - p, typb))
+                return false;
+        } else {
             *typb = 0;
+        }
         return true;
     }
     return false;

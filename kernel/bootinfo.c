@@ -34,7 +34,7 @@ static int get_u64(struct rd *r, int off, const char *node, const char *name, ui
         return -1;
     if (len != 8)
         return bad(r, node, name, "not a 64-bit value");
-    *out = fdt64_to_cpu(*(const fdt64_t *)p);
+    *out = fdt64_ld(p); /* properties are only 4-byte aligned */
     return 0;
 }
 
@@ -46,7 +46,7 @@ static int get_u32(struct rd *r, int off, const char *node, const char *name, ui
         return -1;
     if (len != 4)
         return bad(r, node, name, "not a 32-bit value");
-    *out = fdt32_to_cpu(*p);
+    *out = fdt32_ld(p);
     return 0;
 }
 

@@ -127,9 +127,12 @@ bool config_parse_mac(const char *s, uint8_t mac[6])
     return *s == 0;
 }
 
-/* Strict decimal: digits only, no sign, no overflow past max. */
-static bool parse_u32(const char *s, uint32_t *out)
+/* Strict decimal or 0x-hex: digits only, no sign. Values past 32 bits
+ * saturate at 2^32 so the caller can say "out of range" rather than "not
+ * a number". */
+static bool parse_num(const char *s, uint64_t *out)
 {
+    const uint64_t cap = 1ull << 32;
     uint64_t v = 0;
     if (!is_digit(*s))
         return false;
@@ -141,16 +144,16 @@ static bool parse_u32(const char *s, uint32_t *out)
             int d = hexval(*s);
             if (d < 0) return false;
             v = v * 16 + d;
-            if (v > 0xffffffffu) return false;
+            if (v > cap) v = cap;
         }
     } else {
         for (; *s; s++) {
             if (!is_digit(*s)) return false;
             v = v * 10 + (*s - '0');
-            if (v > 0xffffffffu) return false;
+            if (v > cap) v = cap;
         }
     }
-    *out = (uint32_t)v;
+    *out = v;
     return true;
 }
 
@@ -243,11 +246,11 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
     }
     case K_U32:
     case K_PORT: {
-        uint32_t n;
-        if (!parse_u32(v, &n))
+        uint64_t n;
+        if (!parse_num(v, &n))
             return fail(p, p->line, "%s: '%s' is not a number", k->name, v);
         if (n < k->min || n > k->max)
-            return fail(p, p->line, "%s: %u is out of range (%u..%u)", k->name, n, k->min, k->max);
+            return fail(p, p->line, "%s: %s is out of range (%u..%u)", k->name, v, k->min, k->max);
         if (k->kind == K_PORT)
             *(uint16_t *)dst = (uint16_t)n;
         else
@@ -316,11 +319,11 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
             char ip[16];
             const char *colon = strchr(v + 8, ':');
             size_t n = colon ? (size_t)(colon - (v + 8)) : 0;
-            uint32_t port;
+            uint64_t port;
             if (colon && n < sizeof(ip)) {
                 memcpy(ip, v + 8, n);
                 ip[n] = 0;
-                if (config_parse_ipv4(ip, &pair->arbiter_ip) && parse_u32(colon + 1, &port) && port >= 1 &&
+                if (config_parse_ipv4(ip, &pair->arbiter_ip) && parse_num(colon + 1, &port) && port >= 1 &&
                     port <= 65535) {
                     pair->arbiter = CFG_ARBITER_WITNESS;
                     pair->arbiter_port = (uint16_t)port;
@@ -493,7 +496,7 @@ static int cross_check(struct parser *p)
     }
     if (cfg->pair.present) {
         if (cfg->pair.failover_timeout_ms < 2 * cfg->pair.heartbeat_ms)
-            return fail(p, p->failover_line ? p->failover_line : cfg->pair.line,
+            return fail(p, p->failover_line ? p->failover_line : p->heartbeat_line ? p->heartbeat_line : cfg->pair.line,
                         "failover_timeout_ms (%u) must be at least twice heartbeat_ms (%u)",
                         cfg->pair.failover_timeout_ms, cfg->pair.heartbeat_ms);
         if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk.path[0])

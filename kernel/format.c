@@ -25,8 +25,8 @@ struct spec {
     int width, prec; /* prec < 0: none */
 };
 
-static void emit_number(struct out *o, const struct spec *sp, uint64_t v, bool neg, unsigned base, bool upper,
-                        const char *prefix)
+static void emit_number(struct out *o, const struct spec *sp, uint64_t v, bool neg, bool is_signed, unsigned base,
+                        bool upper, const char *prefix)
 {
     char tmp[24];
     int n = 0;
@@ -37,9 +37,13 @@ static void emit_number(struct out *o, const struct spec *sp, uint64_t v, bool n
         tmp[n++] = digits[v % base];
         v /= base;
     }
-    char sign = neg ? '-' : sp->plus ? '+' : sp->space ? ' ' : 0;
-    int plen = prefix ? (int)__builtin_strlen(prefix) : 0;
+    /* '+' and ' ' apply to signed conversions only (C11 7.21.6.1). */
+    char sign = neg ? '-' : !is_signed ? 0 : sp->plus ? '+' : sp->space ? ' ' : 0;
     int zeros = sp->prec > n ? sp->prec - n : 0;
+    /* '#' with 'o' only forces a leading zero when there is none yet. */
+    if (prefix && prefix[0] == '0' && !prefix[1] && (zeros || (n && tmp[n - 1] == '0')))
+        prefix = NULL;
+    int plen = prefix ? (int)__builtin_strlen(prefix) : 0;
     int total = n + zeros + (sign ? 1 : 0) + plen;
     bool zero_pad = sp->zero && !sp->left && sp->prec < 0;
     if (!sp->left && !zero_pad)
@@ -130,7 +134,7 @@ int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             if (len == -1) v = (short)v;
             if (len == -2) v = (signed char)v;
             uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-            emit_number(&o, &sp, u, v < 0, 10, false, NULL);
+            emit_number(&o, &sp, u, v < 0, true, 10, false, NULL);
             break;
         }
         case 'u':
@@ -147,12 +151,12 @@ int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
                 prefix = c == 'X' ? "0X" : "0x";
             else if (sp.alt && base == 8)
                 prefix = "0";
-            emit_number(&o, &sp, v, false, base, c == 'X', prefix);
+            emit_number(&o, &sp, v, false, false, base, c == 'X', prefix);
             break;
         }
         case 'p': {
             uint64_t v = (uintptr_t)va_arg(ap, void *);
-            emit_number(&o, &sp, v, false, 16, false, "0x");
+            emit_number(&o, &sp, v, false, false, 16, false, "0x");
             break;
         }
         case 'c': {

@@ -8,6 +8,11 @@ size_t log_format_line(char *buf, size_t size, uint64_t ns, enum log_level lvl, 
     uint64_t us = ns / 1000;
     int n = fmt_snprintf(buf, size, "[%5llu.%06llu] %s%s: %s", (unsigned long long)(us / 1000000),
                          (unsigned long long)(us % 1000000), tags[lvl & 3], subsys, msg);
+    if (size < 2) {
+        if (size)
+            buf[0] = 0;
+        return 0;
+    }
     size_t len = (size_t)n < size ? (size_t)n : size - 1;
     /* Always end in exactly one newline, even when truncated. */
     while (len && buf[len - 1] == '\n')

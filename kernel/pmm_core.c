@@ -179,6 +179,13 @@ int pmm_init_efi(struct pmm *p, const void *map, uint32_t map_size, uint32_t des
                         bump = e;
                 }
             }
+            /* Nor over a range the map also describes as unusable. */
+            for (uint32_t j = 0; j < n; j++) {
+                const struct efi_memdesc *u = DESC(j);
+                uint64_t ue = u->phys + u->pages * PAGE_SIZE;
+                if (!allocatable(u->type) && cand < ue && u->phys < cand + bytes && ue > bump)
+                    bump = (ue + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+            }
             if (!bump) {
                 where = cand;
                 break;

@@ -18,7 +18,15 @@ expect "memory summary" 'mm: memory: [0-9]+ MiB RAM, [0-9]+ MiB usable'
 expect "ACPI tables from the firmware" 'acpi: ACPI 2\.0\+, XSDT with [0-9]+ tables: FACP'
 expect "FADT power-off registers and \\_S5" 'acpi: FADT: PM1a_CNT port 0x[0-9a-f]+.*\\_S5 found'
 expect "framebuffer console" 'fbcon: framebuffer [0-9]+x[0-9]+ .* text console'
-expect "LAPIC timer ticks" 'lapic: timer check: (4[6-9]|5[0-4]) ticks in 5[0-9] ms'
+# TCG's timers follow the host's wall clock, which a loaded CI machine
+# stretches: only require that the timer ticks at roughly the right rate.
+t=$(value 'lapic: timer check: ([0-9]+) ticks in [0-9]+ ms')
+ms=$(value 'lapic: timer check: [0-9]+ ticks in ([0-9]+) ms')
+if [ -n "$t" ] && [ -n "$ms" ] && [ $((t * 10)) -ge $((ms * 6)) ] && [ $((t * 10)) -le $((ms * 14)) ]; then
+    ok "LAPIC timer ticks ($t in $ms ms)"
+else
+    notok "LAPIC timer ticks: '$t' ticks in '$ms' ms"
+fi
 expect "config parsed" 'config: host alpha: mac 52:54:00:00:00:01 ip 192\.168\.7\.1/16 gateway none \(this host\)'
 expect "emulator detected" 'vmx: running under a hypervisor \(CPUID signature "TCGTCGTCGTCG"\)'
 expect "no VT-x line" 'vmx: not available: this CPU cannot run guests'

@@ -93,7 +93,7 @@ TEST(s5_one_op_and_zero_op)
 
 TEST(s5_word_and_dword_prefix_take_low_byte)
 {
-    const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x0b, 0x02, 0x0b, 0x05, 0x00, 0x0c, 0x06, 0x00, 0x00, 0x00 };
+    const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x0a, 0x02, 0x0b, 0x05, 0x00, 0x0c, 0x06, 0x00, 0x00, 0x00 };
     uint8_t a, b;
     CHECK(S5(aml, &a, &b));
     CHECK_EQ(a, 5);
@@ -102,7 +102,7 @@ TEST(s5_word_and_dword_prefix_take_low_byte)
 
 TEST(s5_root_prefixed_name)
 {
-    const uint8_t aml[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x06, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
+    const uint8_t aml[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x05, 0x00, 0x00 };
     uint8_t a, b;
     CHECK(S5(aml, &a, &b));
     CHECK_EQ(a, 5);
@@ -111,8 +111,9 @@ TEST(s5_root_prefixed_name)
 
 TEST(s5_two_byte_pkg_length)
 {
-    /* PkgLength 0x4a 0x00: bits 7:6 = 1, so one more byte follows. */
-    const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x4a, 0x00, 0x02, 0x0a, 0x09, 0x0a, 0x04 };
+    /* PkgLength 0x47 0x00: bits 7:6 = 1, so one more byte follows; the
+     * length is 7 (low nibble, then the next byte << 4). */
+    const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x47, 0x00, 0x02, 0x0a, 0x09, 0x0a, 0x04 };
     uint8_t a, b;
     CHECK(S5(aml, &a, &b));
     CHECK_EQ(a, 9);
@@ -142,10 +143,10 @@ TEST(s5_inside_a_larger_dsdt)
 {
     /* DefScope(\_SB) with a few objects, then _S4 and _S5 at the root. */
     const uint8_t aml[] = {
-        0x10, 0x0c, '\\', '_', 'S', 'B', '_', 0x08, 'P', 'C', 'I', '0', 0x0a, 0x01,  /* Scope (\_SB) {Name(PCI0,1)} */
+        0x10, 0x0d, '\\', '_', 'S', 'B', '_', 0x08, 'P', 'C', 'I', '0', 0x0a, 0x01,  /* Scope (\_SB) {Name(PCI0,1)} */
         0x08, '_', 'S', '4', '_', 0x12, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00,           /* Name (_S4, ...) */
         0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x06, 0x00, 0x00, /* Name (_S5, ...) */
-        0x14, 0x08, '_', 'P', 'T', 'S', 0x01, 0xa3,                                    /* Method (_PTS, 1) */
+        0x14, 0x07, '_', 'P', 'T', 'S', 0x01, 0xa3,                                    /* Method (_PTS, 1) */
     };
     uint8_t a, b;
     CHECK(S5(aml, &a, &b));
@@ -183,7 +184,7 @@ TEST(s5_absent)
 TEST(s5_package_without_integer_element)
 {
     /* First element is a String, not an integer. */
-    const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x02, 0x0d, 'x', 0x00, 0x00, 0x00 };
+    const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x02, 0x0d, 'x', 0x00, 0x00 };
     uint8_t a, b;
     CHECK(!S5(aml, &a, &b));
 }
@@ -201,7 +202,7 @@ static const struct {
 
 TEST(s5_truncated_prefix_never_reads_past_end)
 {
-    const uint8_t wide[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0xc9, 0x00, 0x00, 0x00, 0x02, 0x0c, 1, 2, 3, 4,
+    const uint8_t wide[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12, 0xcd, 0x00, 0x00, 0x00, 0x02, 0x0c, 1, 2, 3, 4,
                              0x0b, 5, 6 };
     for (size_t len = 0; len < sizeof(wide); len++) {
         uint8_t a, b;
@@ -222,7 +223,7 @@ TEST(s5_truncated_prefix_never_reads_past_end)
  * must not be believed. */
 TEST(s5_truncated_package_is_rejected)
 {
-    /* BUG (kernel/acpi_aml.c:45-56): PkgLength is skipped, never checked
+    /* Regression (was a bug in kernel/acpi_aml.c:45-56): PkgLength is skipped, never checked
      * against len, and a missing second element silently becomes 0, so
      * bochs_s5 cut to 10 or 11 bytes returns true with SLP_TYPb = 0
      * instead of 3 (and qemu_s5 cut to 9..11 bytes returns true). */

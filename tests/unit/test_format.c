@@ -85,7 +85,7 @@ TEST(unsigned_zero_matches_libc)
  * value already starts with one. */
 TEST(alt_octal_of_zero_is_single_zero)
 {
-    /* BUG (kernel/format.c:148): '#' always adds a "0" prefix for %o, so
+    /* Regression (was a bug in kernel/format.c:148): '#' always adds a "0" prefix for %o, so
      * 0 prints as "00" and "%#.3o" of 8 as "0010" (libc: "0" and "010"). */
     SAME("%#o", 0u);
     SAME("%#5o", 0u);
@@ -95,7 +95,7 @@ TEST(alt_octal_of_zero_is_single_zero)
 /* C11 7.21.6.1: '+' and ' ' apply to signed conversions only. */
 TEST(plus_and_space_ignored_for_unsigned)
 {
-    /* BUG (kernel/format.c:40): emit_number adds the '+' or ' ' sign for
+    /* Regression (was a bug in kernel/format.c:40): emit_number adds the '+' or ' ' sign for
      * unsigned conversions too: "%+u" of 5 gives "+5", "% x" of 255 " ff". */
     SAME("%+u", 5u);
     SAME("% u", 5u);
@@ -339,7 +339,7 @@ TEST(log_line_truncated_message_with_newline_still_one_newline)
  * instead of an ASan abort that would hide the other results. */
 TEST(log_line_size_one_stays_in_bounds)
 {
-    /* BUG (kernel/log_format.c:15-17): with size 1, len = 0 and then
+    /* Regression (was a bug in kernel/log_format.c:15-17): with size 1, len = 0 and then
      * len = size - 2 = SIZE_MAX, so '\n' is written to buf[-1]. */
     char area[8];
     memset(area, 'Z', sizeof(area));
@@ -348,6 +348,17 @@ TEST(log_line_size_one_stays_in_bounds)
     CHECK_EQ(area[4], 0);
     CHECK_EQ(area[5], 'Z');
     CHECK_EQ(n, 0);
+}
+
+TEST(log_line_size_zero_writes_nothing)
+{
+    /* Regression (was a bug in kernel/log_format.c:11-18): with size 0, len = size - 1 =
+     * SIZE_MAX: buf[-2] is read, then '\n' and NUL go to buf[-2], buf[-1]. */
+    char area[8];
+    memset(area, 'Z', sizeof(area));
+    log_format_line(area + 4, 0, 0, LOG_INFO, "s", "msg");
+    for (size_t i = 0; i < sizeof(area); i++)
+        CHECK_EQ(area[i], 'Z');
 }
 
 int main(void) { return test_main(); }
