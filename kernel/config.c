@@ -21,6 +21,7 @@ enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_DEBUG };
 static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
 static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", NULL };
+static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
 
@@ -44,6 +45,7 @@ static const struct keydef guest_keys[] = {
     { "disk", K_FILE, F(struct cfg_guest, disk), 0, 0, NULL, false },
     { "cmdline", K_STR, F(struct cfg_guest, cmdline), 0, 0, NULL, false },
     { "memory_mb", K_U32, F(struct cfg_guest, memory_mb), 16, 65536, NULL, true },
+    { "cpu_model", K_ENUM, F(struct cfg_guest, cpu_model), 0, 0, cpu_model_names, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 static const struct keydef debug_keys[] = {
@@ -604,6 +606,7 @@ int config_find_host(const struct config *cfg, const uint8_t (*macs)[6], int n, 
 const char *config_on_exit_name(enum cfg_on_exit v) { return on_exit_names[v]; }
 const char *config_log_level_name(enum cfg_log_level v) { return log_level_names[v]; }
 const char *config_fault_test_name(enum cfg_fault_test v) { return fault_names[v]; }
+const char *config_cpu_model_name(enum cfg_cpu_model v) { return cpu_model_names[v]; }
 const char *config_arbiter_name(enum cfg_arbiter v)
 {
     return v == CFG_ARBITER_WITNESS ? "witness" : v == CFG_ARBITER_DISK ? "disk" : "none";

@@ -48,11 +48,15 @@ struct cfg_file {
     int line;
 };
 
+/* Guest CPU models (vmm/cpuid.c): what the guest's CPUID offers. */
+enum cfg_cpu_model { CFG_CPU_X86_64_V2, CFG_CPU_X86_64_V3 };
+
 struct cfg_guest {
     bool present;
     struct cfg_file kernel, initrd, disk;
     char cmdline[CFG_CMDLINE_MAX];
     uint32_t memory_mb;
+    enum cfg_cpu_model cpu_model;
     int line;
 };
 
@@ -90,6 +94,7 @@ const char *config_on_exit_name(enum cfg_on_exit v);
 const char *config_arbiter_name(enum cfg_arbiter v);
 const char *config_log_level_name(enum cfg_log_level v);
 const char *config_fault_test_name(enum cfg_fault_test v);
+const char *config_cpu_model_name(enum cfg_cpu_model v);
 
 /* "10.0.0.1" into host byte order; false when malformed. */
 bool config_parse_ipv4(const char *s, uint32_t *out);

@@ -1,14 +1,21 @@
-/* The vmm service: checks what the CPU offers for VT-x and reports it in
- * one line at boot; without VT-x there is nothing to run, so ftvisor says
- * so and powers off cleanly (without ever touching CR4.VMXE: on a CPU
- * without VMX, QEMU's TCG livelocks instead of faulting). */
+/* The vmm service: reports what the CPU offers for VT-x, turns it on,
+ * builds the guest from the config and runs it from the main loop.
+ * Without VT-x there is nothing to run: ftvisor says so and powers off
+ * cleanly, without ever touching CR4.VMXE (on a CPU without VMX, QEMU's TCG
+ * livelocks instead of faulting). */
 #include "vmx_caps.h"
+#include "vmx.h"
+#include "vm.h"
+#include "../kernel/clock.h"
+#include "../kernel/cmos.h"
 #include "../kernel/kernel.h"
+#include "../kernel/layout.h"
 #include "../kernel/log.h"
 #include "../kernel/power.h"
 #include "../kernel/service.h"
 
 static struct vmx_caps caps;
+static bool running;
 
 static void vmm_init(void)
 {
@@ -36,8 +43,48 @@ static void vmm_init(void)
         log_info("vmm", "no [guest] in %s: nothing to run", cfg->file);
         power_apply(cfg->debug.on_guest_exit, "no guest configured");
     }
-    log_warn("vmm", "guest execution is not built yet: the guest was not started");
-    power_apply(cfg->debug.on_guest_exit, "guest not started (no VT-x core yet)");
+    if (!caps.ept || !caps.ug || !caps.vpid) {
+        log_error("vmx", "ftvisor needs EPT, unrestricted guest and VPID; this CPU lacks %s%s%s",
+                  caps.ept ? "" : "EPT ", caps.ug ? "" : "unrestricted-guest ", caps.vpid ? "" : "VPID");
+        power_off("VT-x lacks required features");
+    }
+    char err[300];
+    if (vmx_enable(&caps, err, sizeof(err))) {
+        log_error("vmx", "%s", err);
+        power_off("cannot enable VT-x");
+    }
+    const struct bi_file *k = kernel_file("kernel"), *r = kernel_file("initrd");
+    uint64_t epoch = cmos_unix_time();
+    struct vm_config vc = {
+        .kernel_name = cfg->guest.kernel.path,
+        .kernel = (const uint8_t *)phys_to_virt(k->base),
+        .kernel_len = k->size,
+        .initrd = r ? (const uint8_t *)phys_to_virt(r->base) : NULL,
+        .initrd_len = r ? r->size : 0,
+        .cmdline = cfg->guest.cmdline,
+        .memory_bytes = (uint64_t)cfg->guest.memory_mb << 20,
+        .cpu_model = config_cpu_model_name(cfg->guest.cpu_model),
+        .epoch_seconds = epoch ? epoch : 946684800, /* 2000-01-01 when the RTC is unreadable */
+    };
+    if (vm_create(&the_vm, &caps, &vc, err, sizeof(err))) {
+        log_error("vmm", "cannot start the guest: %s", err);
+        power_apply(cfg->debug.on_guest_exit, "guest could not start");
+    }
+    log_info("vmm", "VT-x on; starting the guest");
+    running = true;
 }
 
-SERVICE(30, vmm, vmm_init, NULL);
+static bool vmm_poll(void)
+{
+    if (!running)
+        return false;
+    bool progress = vm_run_slice(&the_vm, 256);
+    if (the_vm.vcpu.stop != VCPU_RUNNING) {
+        running = false;
+        /* The guest's end decides the host's, per [debug] on_guest_exit. */
+        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
+    }
+    return progress;
+}
+
+SERVICE(30, vmm, vmm_init, vmm_poll);

@@ -1,0 +1,57 @@
+/* The guest's PC: which device answers which port and address, how
+ * interrupt lines are wired, and the chipset bits without a model of their
+ * own (ACPI power management, PCI host bridge, reset and A20 ports). */
+#ifndef VMM_DEV_PLATFORM_H
+#define VMM_DEV_PLATFORM_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "vdev.h"
+#include "uart.h"
+#include "pic.h"
+#include "pit.h"
+#include "rtc.h"
+#include "lapic.h"
+#include "ioapic.h"
+
+struct vm;
+
+/* The guest's fixed port map (also described to it by the ACPI tables of
+ * vmm/dev/acpi_tables.c). */
+#define PORT_PM_BASE 0x600 /* PM1a_EVT 0x600, PM1a_CNT 0x604, PM_TMR 0x608 */
+#define PM_SLP_TYP_S5 5
+#define GUEST_SCI_IRQ 9
+
+enum platform_request { PLAT_REQ_NONE, PLAT_REQ_POWEROFF, PLAT_REQ_RESET };
+
+struct platform {
+    struct vuart com1;
+    struct vpic pic;
+    struct vpit pit;
+    struct vrtc rtc;
+    struct vlapic lapic;
+    struct vioapic ioapic;
+    struct irq_out isa_irq[16];
+    struct irq_out pic_intr;
+    uint16_t pm1_sts, pm1_en, pm1_cnt;
+    uint32_t pci_addr;
+    uint8_t port92, port61_shadow;
+    enum platform_request request;
+    vtime_t next_deadline;
+    uint64_t nmi_count;
+};
+
+void platform_init(struct vm *vm, uint64_t epoch_seconds);
+void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val);
+void platform_io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val);
+/* Guest-physical accesses outside RAM. */
+void platform_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint64_t *val);
+/* MSRs that belong to devices (local APIC). 0, or -1 for #GP. */
+int platform_msr_read(struct vm *vm, uint32_t msr, uint64_t *val);
+int platform_msr_write(struct vm *vm, uint32_t msr, uint64_t val);
+void platform_set_tpr(struct vm *vm, uint8_t cr8);
+uint8_t platform_get_tpr(struct vm *vm);
+/* Advance every device to `now`; returns the next time one needs it. */
+vtime_t platform_tick(struct vm *vm, vtime_t now);
+
+#endif

@@ -1,0 +1,471 @@
+/* The vCPU: VMCS set-up, the enter/exit loop and event injection. */
+#include "vcpu.h"
+#include "vm.h"
+#include "vmcs.h"
+#include "exit.h"
+#include "vmcs_check.h"
+#include "../kernel/cpu.h"
+#include "../kernel/format.h"
+#include "../kernel/gdt.h"
+#include "../kernel/layout.h"
+#include "../kernel/log.h"
+#include "../kernel/panic.h"
+#include "../kernel/pmm.h"
+#include <stdarg.h>
+#include <string.h>
+
+#define MSR_VMX_CR0_FIXED0 0x486
+#define MSR_VMX_CR0_FIXED1 0x487
+#define MSR_VMX_CR4_FIXED0 0x488
+#define MSR_VMX_CR4_FIXED1 0x489
+#define MSR_VMX_PINBASED 0x481
+#define MSR_VMX_PROCBASED 0x482
+#define MSR_VMX_EXIT 0x483
+#define MSR_VMX_ENTRY 0x484
+#define MSR_VMX_PROCBASED2 0x48b
+#define MSR_VMX_TRUE_PINBASED 0x48d
+#define MSR_VMX_TRUE_PROCBASED 0x48e
+#define MSR_VMX_TRUE_EXIT 0x48f
+#define MSR_VMX_TRUE_ENTRY 0x490
+
+#define CR0_PE (1ull << 0)
+#define CR0_NE (1ull << 5)
+#define CR0_PG (1ull << 31)
+#define CR4_VMXE (1ull << 13)
+#define EFER_LME (1ull << 8)
+#define EFER_LMA (1ull << 10)
+
+/* Names of the controls we ask for, so a missing one is reported in
+ * words (bit -> name), per control register. */
+struct ctl_name {
+    uint32_t bit;
+    const char *name;
+};
+static const struct ctl_name pin_names[] = {
+    { PIN_EXT_INT_EXIT, "external-interrupt exiting" }, { PIN_NMI_EXIT, "NMI exiting" }, { 0, NULL } };
+static const struct ctl_name proc_names[] = {
+    { PROC_HLT_EXIT, "HLT exiting" }, { PROC_RDTSC_EXIT, "RDTSC exiting" }, { PROC_RDPMC_EXIT, "RDPMC exiting" },
+    { PROC_MWAIT_EXIT, "MWAIT exiting" }, { PROC_MONITOR_EXIT, "MONITOR exiting" },
+    { PROC_CR8_LOAD_EXIT, "CR8-load exiting" }, { PROC_CR8_STORE_EXIT, "CR8-store exiting" },
+    { PROC_UNCOND_IO_EXIT, "unconditional I/O exiting" }, { PROC_MSR_BITMAPS, "use MSR bitmaps" },
+    { PROC_SECONDARY, "activate secondary controls" }, { 0, NULL } };
+static const struct ctl_name proc2_names[] = {
+    { PROC2_EPT, "enable EPT" }, { PROC2_VPID, "enable VPID" }, { PROC2_UNRESTRICTED, "unrestricted guest" },
+    { PROC2_RDTSCP, "enable RDTSCP" }, { PROC2_WBINVD_EXIT, "WBINVD exiting" }, { 0, NULL } };
+static const struct ctl_name exit_names[] = {
+    { EXIT_HOST_64BIT, "host address-space size" }, { EXIT_LOAD_EFER, "load IA32_EFER" },
+    { EXIT_SAVE_EFER, "save IA32_EFER" }, { EXIT_LOAD_PAT, "load IA32_PAT" }, { EXIT_SAVE_PAT, "save IA32_PAT" },
+    { 0, NULL } };
+static const struct ctl_name entry_names[] = {
+    { ENTRY_LOAD_EFER, "load IA32_EFER" }, { ENTRY_LOAD_PAT, "load IA32_PAT" }, { 0, NULL } };
+
+/* Compute one control field; append the names of missing bits to err. */
+static uint32_t control(uint64_t cap, uint32_t wanted, const struct ctl_name *names, const char *what, char *err,
+                        size_t n, int *bad)
+{
+    uint32_t missing;
+    uint32_t v = vmx_adjust_controls(cap, wanted, &missing);
+    for (const struct ctl_name *c = names; missing && c->name; c++) {
+        if (missing & c->bit) {
+            size_t len = strlen(err);
+            fmt_snprintf(err + len, n - len, "%s%s control \"%s\"", *bad ? ", " : "the CPU lacks the ", what,
+                         c->name);
+            (*bad)++;
+        }
+    }
+    return v;
+}
+
+static uint64_t rdcap(uint32_t msr)
+{
+    uint64_t v = 0;
+    rdmsr_safe(msr, &v);
+    return v;
+}
+
+static void host_state(void)
+{
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } __attribute__((packed)) gdtr, idtr;
+    __asm__ volatile("sgdt %0; sidt %1" : "=m"(gdtr), "=m"(idtr));
+    vmwrite(VMCS_HOST_CR0, read_cr0());
+    vmwrite(VMCS_HOST_CR3, read_cr3());
+    vmwrite(VMCS_HOST_CR4, read_cr4());
+    vmwrite(VMCS_HOST_CS_SEL, GDT_KCODE);
+    vmwrite(VMCS_HOST_SS_SEL, GDT_KDATA);
+    vmwrite(VMCS_HOST_DS_SEL, GDT_KDATA);
+    vmwrite(VMCS_HOST_ES_SEL, GDT_KDATA);
+    vmwrite(VMCS_HOST_FS_SEL, 0);
+    vmwrite(VMCS_HOST_GS_SEL, 0);
+    vmwrite(VMCS_HOST_TR_SEL, GDT_TSS);
+    vmwrite(VMCS_HOST_FS_BASE, 0);
+    vmwrite(VMCS_HOST_GS_BASE, 0);
+    /* TR base: from the TSS descriptor in the GDT. */
+    const uint64_t *gdt = (const uint64_t *)gdtr.base;
+    uint64_t lo = gdt[GDT_TSS / 8], hi = gdt[GDT_TSS / 8 + 1];
+    vmwrite(VMCS_HOST_TR_BASE, ((lo >> 16) & 0xffffff) | (((lo >> 56) & 0xff) << 24) | (hi << 32));
+    vmwrite(VMCS_HOST_GDTR_BASE, gdtr.base);
+    vmwrite(VMCS_HOST_IDTR_BASE, idtr.base);
+    vmwrite(VMCS_HOST_SYSENTER_CS, 0);
+    vmwrite(VMCS_HOST_SYSENTER_ESP, 0);
+    vmwrite(VMCS_HOST_SYSENTER_EIP, 0);
+    vmwrite(VMCS_HOST_EFER, rdmsr(MSR_EFER));
+    vmwrite(VMCS_HOST_PAT, rdmsr(MSR_IA32_PAT));
+    vmwrite(VMCS_HOST_RIP, (uint64_t)vmx_exit_entry);
+}
+
+int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *err, size_t n)
+{
+    memset(v, 0, sizeof(*v));
+    v->vm = vm;
+    err[0] = 0;
+    int bad = 0;
+    v->vmcs_pa = vmcs_create(caps);
+
+    bool t = caps->true_ctls;
+    uint32_t pin = control(rdcap(t ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED), PIN_EXT_INT_EXIT | PIN_NMI_EXIT,
+                           pin_names, "pin-based", err, n, &bad);
+    /* CR8 accesses must exit: without a TPR shadow, MOV to CR8 in the guest
+     * would write the host's own APIC TPR (SDM Vol. 3, "CR8 and TPR"). */
+    uint32_t proc = control(rdcap(t ? MSR_VMX_TRUE_PROCBASED : MSR_VMX_PROCBASED),
+                            PROC_HLT_EXIT | PROC_RDTSC_EXIT | PROC_RDPMC_EXIT | PROC_MWAIT_EXIT | PROC_MONITOR_EXIT |
+                                PROC_CR8_LOAD_EXIT | PROC_CR8_STORE_EXIT | PROC_UNCOND_IO_EXIT | PROC_MSR_BITMAPS |
+                                PROC_SECONDARY,
+                            proc_names, "processor-based", err, n, &bad);
+    uint32_t proc2 = control(rdcap(MSR_VMX_PROCBASED2),
+                             PROC2_EPT | PROC2_VPID | PROC2_UNRESTRICTED | PROC2_RDTSCP | PROC2_WBINVD_EXIT,
+                             proc2_names, "secondary", err, n, &bad);
+    /* RDRAND/RDSEED are hidden from the guest's CPUID; exit on them when the
+     * CPU can, so a guest that uses them anyway gets #UD, not host entropy. */
+    uint32_t unused;
+    proc2 |= vmx_adjust_controls(rdcap(MSR_VMX_PROCBASED2), PROC2_RDRAND_EXIT | PROC2_RDSEED_EXIT, &unused) &
+             (PROC2_RDRAND_EXIT | PROC2_RDSEED_EXIT);
+    uint32_t exit = control(rdcap(t ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT),
+                            EXIT_HOST_64BIT | EXIT_LOAD_EFER | EXIT_SAVE_EFER | EXIT_LOAD_PAT | EXIT_SAVE_PAT,
+                            exit_names, "VM-exit", err, n, &bad);
+    uint32_t entry = control(rdcap(t ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY), ENTRY_LOAD_EFER | ENTRY_LOAD_PAT,
+                             entry_names, "VM-entry", err, n, &bad);
+    if (bad)
+        return -1;
+
+    vmwrite(VMCS_PIN_CTLS, pin);
+    vmwrite(VMCS_PROC_CTLS, proc);
+    vmwrite(VMCS_PROC_CTLS2, proc2);
+    vmwrite(VMCS_EXIT_CTLS, exit);
+    vmwrite(VMCS_ENTRY_CTLS, entry);
+    v->proc_ctls = proc;
+    vmwrite(VMCS_EXCEPTION_BITMAP, 0);
+    vmwrite(VMCS_PF_ERR_MASK, 0);
+    vmwrite(VMCS_PF_ERR_MATCH, 0);
+    vmwrite(VMCS_CR3_TARGET_COUNT, 0);
+    vmwrite(VMCS_EXIT_MSR_STORE_COUNT, 0);
+    vmwrite(VMCS_EXIT_MSR_LOAD_COUNT, 0);
+    vmwrite(VMCS_ENTRY_MSR_LOAD_COUNT, 0);
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
+    vmwrite(VMCS_MSR_BITMAP, vm->msr_bitmap_pa);
+    vmwrite(VMCS_EPTP, vm->mem.eptp);
+    vmwrite(VMCS_VPID, 1);
+    vmwrite(VMCS_LINK_POINTER, ~0ull);
+    host_state();
+
+    /* CR0/CR4 bits the hypervisor owns: those VMX forces (except PE and
+     * PG, which an unrestricted guest controls), and in CR4 also every bit
+     * the guest's CPU model does not offer, so setting one faults as on a
+     * CPU without the feature (SDM Vol. 3, "Guest/Host Masks and Read
+     * Shadows for CR0 and CR4"). */
+    uint64_t f0 = rdcap(MSR_VMX_CR0_FIXED0), f1 = rdcap(MSR_VMX_CR0_FIXED1);
+    v->cr0_host_owned = ((f0 & ~(CR0_PE | CR0_PG)) | ~f1) & 0xffffffffull;
+    f0 = rdcap(MSR_VMX_CR4_FIXED0);
+    f1 = rdcap(MSR_VMX_CR4_FIXED1);
+    v->cr4_host_owned = (f0 | ~f1 | ~vm->cpu_cr4_allowed) & 0xffffffffull;
+    vmwrite(VMCS_CR0_MASK, v->cr0_host_owned);
+    vmwrite(VMCS_CR4_MASK, v->cr4_host_owned);
+    v->xcr0 = 1;
+    return 0;
+}
+
+static void set_seg(uint32_t sel_f, uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar)
+{
+    /* Fields of one segment are 2 apart in each width's block (B.1-B.4). */
+    uint32_t idx = (sel_f - VMCS_GUEST_ES_SEL) / 2;
+    vmwrite(sel_f, sel);
+    vmwrite(VMCS_GUEST_ES_BASE + 2 * idx, base);
+    vmwrite(VMCS_GUEST_ES_LIMIT + 2 * idx, limit);
+    vmwrite(VMCS_GUEST_ES_AR + 2 * idx, ar);
+}
+
+/* The register state every start shares (SDM Vol. 3, "Initialization of
+ * the VMX guest state": reset values where they matter). */
+static void common_guest_state(struct vcpu *v, uint64_t cr0)
+{
+    memset(&v->regs, 0, sizeof(v->regs));
+    v->cr0_shadow = cr0;
+    v->cr4_shadow = 0;
+    v->efer = 0;
+    vmwrite(VMCS_GUEST_CR0, cr0 | (v->cr0_host_owned & rdcap(MSR_VMX_CR0_FIXED0)));
+    vmwrite(VMCS_CR0_SHADOW, cr0);
+    vmwrite(VMCS_GUEST_CR4, rdcap(MSR_VMX_CR4_FIXED0));
+    vmwrite(VMCS_CR4_SHADOW, 0);
+    vmwrite(VMCS_GUEST_CR3, 0);
+    vmwrite(VMCS_GUEST_EFER, 0);
+    vmwrite(VMCS_GUEST_PAT, 0x0007040600070406ull);
+    vmwrite(VMCS_GUEST_DEBUGCTL, 0);
+    vmwrite(VMCS_GUEST_DR7, 0x400);
+    vmwrite(VMCS_GUEST_RFLAGS, 0x2);
+    vmwrite(VMCS_GUEST_INTERRUPTIBILITY, 0);
+    vmwrite(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+    vmwrite(VMCS_GUEST_PENDING_DBG, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_CS, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_ESP, 0);
+    vmwrite(VMCS_GUEST_SYSENTER_EIP, 0);
+    vmwrite(VMCS_GUEST_FS_BASE, 0);
+    vmwrite(VMCS_GUEST_GS_BASE, 0);
+    vmwrite(VMCS_GUEST_IDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_IDTR_LIMIT, 0xffff);
+    vmwrite(VMCS_GUEST_LDTR_SEL, 0);
+    vmwrite(VMCS_GUEST_LDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_LDTR_LIMIT, 0xffff);
+    vmwrite(VMCS_GUEST_LDTR_AR, 0x82); /* present LDT */
+    vmwrite(VMCS_GUEST_TR_SEL, 0);
+    vmwrite(VMCS_GUEST_TR_BASE, 0);
+    vmwrite(VMCS_GUEST_TR_LIMIT, 0xffff);
+    vmwrite(VMCS_GUEST_TR_AR, 0x8b); /* busy 32-bit TSS, as VM entry requires */
+    vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) & ~ENTRY_IA32E_GUEST);
+    v->halted = false;
+    v->exc_pending = false;
+    v->stop = VCPU_RUNNING;
+    v->launched = v->launched; /* the VMCS stays launched across guest resets */
+}
+
+void vcpu_set_real_mode(struct vcpu *v, uint16_t cs, uint16_t ip, uint16_t sp)
+{
+    common_guest_state(v, 0x60000010); /* CD, NW, ET: the reset value */
+    /* Real-mode segments: base = selector * 16, 64 KiB, read/write data
+     * and execute/read code, accessed (type 3 and 11), present, S=1. */
+    set_seg(VMCS_GUEST_CS_SEL, cs, (uint64_t)cs << 4, 0xffff, 0x9b);
+    set_seg(VMCS_GUEST_DS_SEL, 0, 0, 0xffff, 0x93);
+    set_seg(VMCS_GUEST_ES_SEL, 0, 0, 0xffff, 0x93);
+    set_seg(VMCS_GUEST_SS_SEL, 0, 0, 0xffff, 0x93);
+    set_seg(VMCS_GUEST_FS_SEL, 0, 0, 0xffff, 0x93);
+    set_seg(VMCS_GUEST_GS_SEL, 0, 0, 0xffff, 0x93);
+    vmwrite(VMCS_GUEST_GDTR_BASE, 0);
+    vmwrite(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+    vmwrite(VMCS_GUEST_RIP, ip);
+    vmwrite(VMCS_GUEST_RSP, sp);
+}
+
+void vcpu_set_protected_flat(struct vcpu *v, uint32_t eip, uint32_t esi, uint32_t gdt_base)
+{
+    common_guest_state(v, CR0_PE | 0x10);
+    /* Flat 4 GiB segments: G=1, D/B=1, present, code type 11 / data 3. */
+    set_seg(VMCS_GUEST_CS_SEL, 0x10, 0, 0xffffffff, 0xc09b);
+    set_seg(VMCS_GUEST_DS_SEL, 0x18, 0, 0xffffffff, 0xc093);
+    set_seg(VMCS_GUEST_ES_SEL, 0x18, 0, 0xffffffff, 0xc093);
+    set_seg(VMCS_GUEST_SS_SEL, 0x18, 0, 0xffffffff, 0xc093);
+    set_seg(VMCS_GUEST_FS_SEL, 0x18, 0, 0xffffffff, 0xc093);
+    set_seg(VMCS_GUEST_GS_SEL, 0x18, 0, 0xffffffff, 0xc093);
+    vmwrite(VMCS_GUEST_GDTR_BASE, gdt_base);
+    vmwrite(VMCS_GUEST_GDTR_LIMIT, 4 * 8 - 1);
+    vmwrite(VMCS_GUEST_RIP, eip);
+    vmwrite(VMCS_GUEST_RSP, 0);
+    v->regs.rsi = esi;
+}
+
+uint64_t *vcpu_gpr(struct vcpu *v, unsigned i)
+{
+    static uint64_t sink;
+    switch (i & 15) {
+    case 0: return &v->regs.rax;
+    case 1: return &v->regs.rcx;
+    case 2: return &v->regs.rdx;
+    case 3: return &v->regs.rbx;
+    case 4: return &v->rsp;
+    case 5: return &v->regs.rbp;
+    case 6: return &v->regs.rsi;
+    case 7: return &v->regs.rdi;
+    case 8: return &v->regs.r8;
+    case 9: return &v->regs.r9;
+    case 10: return &v->regs.r10;
+    case 11: return &v->regs.r11;
+    case 12: return &v->regs.r12;
+    case 13: return &v->regs.r13;
+    case 14: return &v->regs.r14;
+    case 15: return &v->regs.r15;
+    }
+    return &sink;
+}
+
+void vcpu_skip_insn(struct vcpu *v)
+{
+    v->rip += v->exit_insn_len;
+    vmwrite(VMCS_GUEST_RIP, v->rip);
+    /* Completing an instruction ends STI/MOV-SS blocking (SDM Vol. 3,
+     * "Interruptibility State"). */
+    uint64_t is = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if (is & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))
+        vmwrite(VMCS_GUEST_INTERRUPTIBILITY, is & ~(uint64_t)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+}
+
+void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_err, uint32_t err)
+{
+    v->exc_pending = true;
+    v->exc_vector = vector;
+    v->exc_has_err = has_err;
+    v->exc_err = err;
+}
+
+void vcpu_paging(struct vcpu *v, struct guest_paging *pg)
+{
+    pg->cr0 = vmread(VMCS_GUEST_CR0);
+    pg->cr3 = vmread(VMCS_GUEST_CR3);
+    pg->cr4 = vmread(VMCS_GUEST_CR4);
+    pg->efer = vmread(VMCS_GUEST_EFER);
+}
+
+void vcpu_dump(struct vcpu *v, const char *why)
+{
+    kprintf("guest vCPU state (%s):\n", why);
+    kprintf("  RIP=%016llx RSP=%016llx RFLAGS=%016llx\n", (unsigned long long)vmread(VMCS_GUEST_RIP),
+            (unsigned long long)vmread(VMCS_GUEST_RSP), (unsigned long long)vmread(VMCS_GUEST_RFLAGS));
+    kprintf("  RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", (unsigned long long)v->regs.rax,
+            (unsigned long long)v->regs.rbx, (unsigned long long)v->regs.rcx, (unsigned long long)v->regs.rdx);
+    kprintf("  RSI=%016llx RDI=%016llx RBP=%016llx R8 =%016llx\n", (unsigned long long)v->regs.rsi,
+            (unsigned long long)v->regs.rdi, (unsigned long long)v->regs.rbp, (unsigned long long)v->regs.r8);
+    kprintf("  CR0=%016llx (guest sees %016llx) CR3=%016llx CR4=%016llx (guest sees %016llx)\n",
+            (unsigned long long)vmread(VMCS_GUEST_CR0), (unsigned long long)v->cr0_shadow,
+            (unsigned long long)vmread(VMCS_GUEST_CR3), (unsigned long long)vmread(VMCS_GUEST_CR4),
+            (unsigned long long)v->cr4_shadow);
+    kprintf("  EFER=%016llx CS=%04llx base %llx ar %llx  SS=%04llx  CR2=%016llx\n",
+            (unsigned long long)vmread(VMCS_GUEST_EFER), (unsigned long long)vmread(VMCS_GUEST_CS_SEL),
+            (unsigned long long)vmread(VMCS_GUEST_CS_BASE), (unsigned long long)vmread(VMCS_GUEST_CS_AR),
+            (unsigned long long)vmread(VMCS_GUEST_SS_SEL), (unsigned long long)v->regs.cr2);
+    kprintf("  exits: %llu\n", (unsigned long long)v->exits);
+}
+
+void vcpu_stop(struct vcpu *v, enum vcpu_stop why, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (why == VCPU_STOP_FAILED || why == VCPU_STOP_TRIPLE_FAULT) {
+        log_error("vmm", "guest stopped: %s", msg);
+        vcpu_dump(v, msg);
+    } else {
+        log_info("vmm", "guest stopped: %s", msg);
+    }
+    v->stop = why;
+}
+
+static void set_window_exit(struct vcpu *v, bool on)
+{
+    uint32_t p = on ? v->proc_ctls | PROC_INTR_WINDOW : v->proc_ctls & ~PROC_INTR_WINDOW;
+    if (p != v->proc_ctls) {
+        v->proc_ctls = p;
+        vmwrite(VMCS_PROC_CTLS, p);
+    }
+}
+
+/* Put one event into the VM-entry interruption-information field: first
+ * an event whose delivery an exit interrupted, then a pending exception,
+ * then an external interrupt when the guest can take one (SDM Vol. 3,
+ * "Event Injection"). */
+static void inject_events(struct vcpu *v)
+{
+    uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
+    if (v->launched && (idt & INTR_INFO_VALID)) {
+        vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
+        if (idt & INTR_INFO_DELIVER_ERR)
+            vmwrite(VMCS_ENTRY_EXCEPTION_ERR, vmread(VMCS_IDT_VECTORING_ERR));
+        uint32_t type = idt & (7u << 8);
+        if (type == INTR_TYPE_SW_INT || type == INTR_TYPE_SW_EXCEPTION || type == (5u << 8))
+            vmwrite(VMCS_ENTRY_INSN_LEN, vmread(VMCS_EXIT_INSN_LEN));
+        /* The interrupted event wins; a pending exception waits. */
+        return;
+    }
+    if (v->exc_pending) {
+        v->exc_pending = false;
+        uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | v->exc_vector;
+        bool real = !(vmread(VMCS_GUEST_CR0) & CR0_PE);
+        if (v->exc_has_err && !real) {
+            info |= INTR_INFO_DELIVER_ERR;
+            vmwrite(VMCS_ENTRY_EXCEPTION_ERR, v->exc_err);
+        }
+        vmwrite(VMCS_ENTRY_INTR_INFO, info);
+        return;
+    }
+    int vec = vm_pending_interrupt(v->vm);
+    if (vec < 0) {
+        set_window_exit(v, false);
+        return;
+    }
+    uint64_t rflags = vmread(VMCS_GUEST_RFLAGS);
+    uint64_t is = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if ((rflags & (1u << 9)) && !(is & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
+        vec = vm_ack_interrupt(v->vm);
+        if (vec >= 0)
+            vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INT | (uint32_t)vec);
+        set_window_exit(v, false);
+    } else {
+        set_window_exit(v, true); /* exit as soon as the guest can take it */
+    }
+}
+
+static void entry_failed(struct vcpu *v, int r)
+{
+    char why[300];
+    if (r == 2) {
+        vcpu_stop(v, VCPU_STOP_FAILED, "VM entry failed: no current VMCS (VMfailInvalid)");
+        return;
+    }
+    uint32_t e = (uint32_t)vmread(VMCS_VM_INSN_ERROR);
+    vmcs_check_all(v, why, sizeof(why));
+    vcpu_stop(v, VCPU_STOP_FAILED, "VM entry failed: %s (VM-instruction error %u)%s%s", vmx_insn_error_name(e), e,
+              why[0] ? ": " : "", why);
+}
+
+bool vcpu_run(struct vcpu *v)
+{
+    if (v->stop != VCPU_RUNNING)
+        return false;
+    vm_update_devices(v->vm);
+    if (v->halted) {
+        if (!vm_interrupt_wakes(v->vm))
+            return false;
+        v->halted = false;
+    }
+    cli();
+    inject_events(v);
+    int r = vmx_enter(&v->regs, v->launched);
+    if (r) {
+        sti();
+        entry_failed(v, r);
+        return false;
+    }
+    v->launched = true;
+    v->exits++;
+    v->exit_reason = (uint32_t)vmread(VMCS_EXIT_REASON);
+    v->exit_qual = vmread(VMCS_EXIT_QUALIFICATION);
+    v->exit_insn_len = (uint32_t)vmread(VMCS_EXIT_INSN_LEN);
+    v->rip = vmread(VMCS_GUEST_RIP);
+    v->rsp = vmread(VMCS_GUEST_RSP);
+    /* Host interrupts that arrived in the guest (external-interrupt exits)
+     * are taken here, by the host's own handlers. */
+    sti();
+    if (v->exit_reason & EXIT_REASON_ENTRY_FAILURE) {
+        char why[300];
+        vmcs_check_all(v, why, sizeof(why));
+        vcpu_stop(v, VCPU_STOP_FAILED, "VM entry failed: %s (exit qualification %llu)%s%s",
+                  vmx_exit_reason_name(v->exit_reason), (unsigned long long)v->exit_qual, why[0] ? ": " : "", why);
+        return false;
+    }
+    uint32_t reason = v->exit_reason & 0xffff;
+    if (reason < 80)
+        v->exits_by_reason[reason]++;
+    exit_dispatch(v, reason);
+    vmwrite(VMCS_GUEST_RSP, v->rsp);
+    return v->stop == VCPU_RUNNING;
+}

@@ -1,0 +1,86 @@
+/* The guest's one virtual CPU: its VMCS, registers, pending events and
+ * the state the exit handlers share. */
+#ifndef VMM_VCPU_H
+#define VMM_VCPU_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "vmx.h"
+#include "vmx_caps.h"
+#include "guest_mem.h"
+
+struct vm;
+
+/* Why the vCPU stopped for good. */
+enum vcpu_stop {
+    VCPU_RUNNING = 0,
+    VCPU_STOP_POWEROFF,   /* guest ACPI S5 */
+    VCPU_STOP_HYPERCALL,  /* test guest asked to exit with a code */
+    VCPU_STOP_RESET,      /* guest asked for a reset (0xCF9, i8042, triple fault policy) */
+    VCPU_STOP_TRIPLE_FAULT,
+    VCPU_STOP_HALTED,     /* HLT with interrupts disabled: nothing can wake it */
+    VCPU_STOP_FAILED,     /* entry failure or unhandled exit: reported */
+};
+
+struct vcpu {
+    struct vm *vm;
+    uint64_t vmcs_pa;
+    bool launched;
+    struct guest_regs regs;
+
+    /* Exit information, read once per exit. */
+    uint32_t exit_reason;
+    uint64_t exit_qual;
+    uint32_t exit_insn_len;
+    uint64_t rip, rsp, rflags;
+
+    /* CR0/CR4 as the guest believes them (read shadows). */
+    uint64_t cr0_shadow, cr4_shadow;
+    uint64_t cr0_host_owned, cr4_host_owned;
+    uint64_t efer;
+    uint64_t xcr0;
+
+    bool halted;
+    /* An exception to inject at the next entry (vector, error code). */
+    bool exc_pending;
+    uint8_t exc_vector;
+    bool exc_has_err;
+    uint32_t exc_err;
+
+    enum vcpu_stop stop;
+    int exit_code; /* with VCPU_STOP_HYPERCALL */
+
+    /* Controls as programmed (kept to toggle the window exits). */
+    uint32_t proc_ctls;
+
+    uint64_t exits, exits_by_reason[80];
+};
+
+/* Build the VMCS for a fresh vCPU of vm: controls from the capability
+ * MSRs, host state, guest state in real mode at CS:IP = 0:0. Returns 0 or
+ * -1 with err naming each control the CPU lacks. */
+int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *err, size_t n);
+
+/* Guest register state for the two ways a guest starts. */
+void vcpu_set_real_mode(struct vcpu *v, uint16_t cs, uint16_t ip, uint16_t sp);
+/* Flat 32-bit protected mode, paging off (the Linux 32-bit boot protocol):
+ * CS = 0x10, DS = ES = SS = 0x18 with base 0, limit 4 GiB. */
+void vcpu_set_protected_flat(struct vcpu *v, uint32_t eip, uint32_t esi, uint32_t gdt_base);
+
+/* Run until an exit that needs the host's attention (or a stop). Returns
+ * true when the guest made progress, false when it is halted or stopped. */
+bool vcpu_run(struct vcpu *v);
+
+/* Helpers for exit handlers. */
+void vcpu_skip_insn(struct vcpu *v);
+void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_err, uint32_t err);
+#define vcpu_inject_gp(v) vcpu_inject_exception((v), 13, true, 0)
+#define vcpu_inject_ud(v) vcpu_inject_exception((v), 6, false, 0)
+uint64_t *vcpu_gpr(struct vcpu *v, unsigned index); /* SDM register number 0-15; 4 = RSP */
+void vcpu_stop(struct vcpu *v, enum vcpu_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The guest's paging registers, for walking its page tables. */
+void vcpu_paging(struct vcpu *v, struct guest_paging *pg);
+/* Full register dump on the consoles (reports). */
+void vcpu_dump(struct vcpu *v, const char *why);
+
+#endif

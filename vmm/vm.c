@@ -1,0 +1,185 @@
+/* The VM's life: creation from the config, the run loop the vmm service
+ * drives, and its end. */
+#include "vm.h"
+#include "vmcs.h"
+#include "loader.h"
+#include "dev/acpi_tables.h"
+#include "../kernel/format.h"
+#include "../kernel/log.h"
+#include "../kernel/layout.h"
+#include <stdarg.h>
+#include <string.h>
+
+struct vm the_vm;
+
+static const struct vinput_ops *input;
+static void *input_ctx;
+static const struct vm_events *events;
+static void *events_ctx;
+
+void vinput_register(const struct vinput_ops *ops, void *ctx)
+{
+    input = ops;
+    input_ctx = ctx;
+}
+
+void vm_events_register(const struct vm_events *ev, void *ctx)
+{
+    events = ev;
+    events_ctx = ctx;
+}
+
+vtime_t vm_now(struct vm *vm) { return vm->in->now(vm->in_ctx); }
+uint64_t vm_rdtsc(struct vm *vm) { return vm->in->rdtsc(vm->in_ctx); }
+
+void vm_console_out(struct vm *vm, uint8_t byte)
+{
+    (void)vm;
+    if (events && events->console_out)
+        events->console_out(events_ctx, byte);
+}
+
+void vm_update_devices(struct vm *vm) { platform_tick(vm, vm_now(vm)); }
+
+#define REPORT_SLOTS 64
+static uint32_t reported[REPORT_SLOTS];
+static unsigned nreported;
+
+void vm_report_once(struct vm *vm, uint32_t key, const char *fmt, ...)
+{
+    (void)vm;
+    for (unsigned i = 0; i < nreported; i++)
+        if (reported[i] == key)
+            return;
+    if (nreported == REPORT_SLOTS)
+        return;
+    reported[nreported++] = key;
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_warn("guest", "%s%s", msg, nreported == REPORT_SLOTS ? " (further reports suppressed)" : "");
+}
+
+uint64_t msr_bitmap_create(void);
+
+int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config *c, char *err, size_t n)
+{
+    memset(vm, 0, sizeof(*vm));
+    nreported = 0;
+    if (!input) {
+        fmt_snprintf(err, n, "no virtual-input source registered (ft/ missing)");
+        return -1;
+    }
+    vm->in = input;
+    vm->in_ctx = input_ctx;
+    vm->cpu = cpu_model_find(c->cpu_model);
+    if (!vm->cpu) {
+        fmt_snprintf(err, n, "unknown CPU model '%s'", c->cpu_model);
+        return -1;
+    }
+    char why[160];
+    if (cpu_model_check_host(vm->cpu, why, sizeof(why))) {
+        fmt_snprintf(err, n, "this host's CPU cannot run CPU model %s: it lacks %s", vm->cpu->name, why);
+        return -1;
+    }
+    vm->cpu_cr4_allowed = vm->cpu->cr4;
+    vm->tsc_hz = vm->in->tsc_hz(vm->in_ctx);
+    if (guest_mem_init(&vm->mem, c->memory_bytes, false)) {
+        fmt_snprintf(err, n, "not enough host memory for %llu MiB of guest RAM",
+                     (unsigned long long)(c->memory_bytes >> 20));
+        return -1;
+    }
+    vm->msr_bitmap_pa = msr_bitmap_create();
+    platform_init(vm, c->epoch_seconds);
+
+    static uint8_t tables[ACPI_TABLES_SIZE];
+    acpi_tables_build(tables);
+    guest_write(&vm->mem, ACPI_TABLES_BASE, tables, sizeof(tables));
+
+    struct guest_start st;
+    int r;
+    if (load_linux_probe(c->kernel, c->kernel_len))
+        r = load_linux(&vm->mem, c->kernel, c->kernel_len, c->initrd, c->initrd_len, c->cmdline, ACPI_RSDP_ADDR, &st,
+                       why, sizeof(why));
+    else if (load_flat_probe(c->kernel, c->kernel_len))
+        r = load_flat(&vm->mem, c->kernel, c->kernel_len, &st, why, sizeof(why));
+    else {
+        r = -1;
+        fmt_snprintf(why, sizeof(why), "neither a Linux bzImage nor a flat test image");
+    }
+    if (r) {
+        fmt_snprintf(err, n, "%s: %s", c->kernel_name, why);
+        return -1;
+    }
+    if (vcpu_init(&vm->vcpu, vm, caps, err, n))
+        return -1;
+    if (st.mode == START_REAL_MODE)
+        vcpu_set_real_mode(&vm->vcpu, (uint16_t)(st.entry >> 4), (uint16_t)(st.entry & 15), (uint16_t)st.stack);
+    else
+        vcpu_set_protected_flat(&vm->vcpu, (uint32_t)st.entry, (uint32_t)st.esi, (uint32_t)st.gdt);
+    log_info("vmm", "guest: %s; %llu MiB RAM, CPU model %s, virtual TSC %llu.%03llu MHz, time source %s", st.kind,
+             (unsigned long long)(vm->mem.ram_bytes >> 20), vm->cpu->name,
+             (unsigned long long)(vm->tsc_hz / 1000000), (unsigned long long)(vm->tsc_hz / 1000 % 1000),
+             vm->in->name);
+    vm->created = true;
+    return 0;
+}
+
+static void finish(struct vm *vm)
+{
+    struct vcpu *v = &vm->vcpu;
+    char text[64];
+    int code = 0;
+    switch (v->stop) {
+    case VCPU_STOP_POWEROFF:
+        fmt_snprintf(text, sizeof(text), "0 (ACPI power-off)");
+        break;
+    case VCPU_STOP_HYPERCALL:
+        code = v->exit_code;
+        fmt_snprintf(text, sizeof(text), "%d (exit hypercall)", code);
+        break;
+    case VCPU_STOP_RESET:
+        code = -1;
+        fmt_snprintf(text, sizeof(text), "reset requested");
+        break;
+    case VCPU_STOP_TRIPLE_FAULT:
+        code = -2;
+        fmt_snprintf(text, sizeof(text), "triple fault");
+        break;
+    case VCPU_STOP_HALTED:
+        code = -3;
+        fmt_snprintf(text, sizeof(text), "halted with interrupts disabled");
+        break;
+    default:
+        code = -4;
+        fmt_snprintf(text, sizeof(text), "stopped by ftvisor (report above)");
+        break;
+    }
+    log_info("vmm", "guest exited: %s after %llu VM exits", text, (unsigned long long)v->exits);
+    if (events && events->exited)
+        events->exited(events_ctx, v->stop, code, text);
+}
+
+bool vm_run_slice(struct vm *vm, uint64_t max_exits)
+{
+    struct vcpu *v = &vm->vcpu;
+    bool progress = false;
+    for (uint64_t i = 0; i < max_exits && v->stop == VCPU_RUNNING; i++) {
+        bool ran = vcpu_run(v);
+        progress |= ran;
+        if (vm->plat.request == PLAT_REQ_POWEROFF) {
+            vcpu_stop(v, VCPU_STOP_POWEROFF, "ACPI S5 (soft off) requested by the guest");
+        } else if (vm->plat.request == PLAT_REQ_RESET) {
+            vcpu_stop(v, VCPU_STOP_RESET, "the guest asked for a reset");
+        }
+        if (!ran || v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
+            break; /* halted, stopped, or the host has work */
+    }
+    if (v->stop != VCPU_RUNNING && vm->created) {
+        vm->created = false;
+        finish(vm);
+    }
+    return progress;
+}

@@ -1,0 +1,93 @@
+/* The virtual machine: guest memory, the vCPU, the virtual platform, and
+ * the one interface through which nondeterministic inputs enter it. */
+#ifndef VMM_VM_H
+#define VMM_VM_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "vcpu.h"
+#include "guest_mem.h"
+#include "cpuid.h"
+#include "dev/platform.h"
+
+/* The determinism boundary (docs/ARCHITECTURE.md): every input that is not
+ * a pure function of the guest's own actions comes through these calls,
+ * which the FT layer provides (live, record or replay). vmm/ never reads a
+ * host clock or device for the guest. */
+struct vinput_ops {
+    const char *name;
+    /* Virtual time now, in ns since the guest started. */
+    vtime_t (*now)(void *ctx);
+    /* The value RDTSC/RDTSCP returns at this point of the guest. */
+    uint64_t (*rdtsc)(void *ctx);
+    /* A clock-device read (PM timer, ...): the value the device computed
+     * from virtual time passes through so it can be logged or replayed. */
+    uint64_t (*clock_read)(void *ctx, int source, uint64_t computed);
+    /* The virtual TSC frequency, fixed for the guest's life. */
+    uint64_t (*tsc_hz)(void *ctx);
+};
+void vinput_register(const struct vinput_ops *ops, void *ctx);
+
+/* What the vm reports to the layers above (ft/): guest output and exits. */
+struct vm_events {
+    /* A byte the guest wrote to its console UART. */
+    void (*console_out)(void *ctx, uint8_t byte);
+    /* The guest ended (after the vCPU stopped). */
+    void (*exited)(void *ctx, enum vcpu_stop why, int code, const char *text);
+};
+void vm_events_register(const struct vm_events *ev, void *ctx);
+
+struct vm {
+    struct guest_mem mem;
+    struct vcpu vcpu;
+    struct platform plat;
+    const struct cpu_model *cpu;
+    uint64_t cpu_cr4_allowed;
+    uint64_t tsc_hz;
+    uint64_t msr_bitmap_pa;
+    const struct vinput_ops *in;
+    void *in_ctx;
+    bool created;
+    /* Reported once each: unknown ports, MSRs, unmapped memory. */
+    uint32_t unknown_reports;
+};
+
+extern struct vm the_vm;
+
+/* What a VM is made from (the [guest] section plus the loaded files). */
+struct vm_config {
+    const char *kernel_name;
+    const uint8_t *kernel;
+    size_t kernel_len;
+    const uint8_t *initrd;
+    size_t initrd_len;
+    const char *cmdline;
+    uint64_t memory_bytes;
+    const char *cpu_model;
+    uint64_t epoch_seconds; /* wall-clock time at virtual time 0 (the RTC) */
+};
+
+/* Build the VM: memory, platform, ACPI tables, the loaded guest and its
+ * vCPU. Returns 0 or -1 with the reason in err. */
+int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config *c, char *err, size_t n);
+/* Run the vCPU for up to max_exits exits (returns early when it halts or
+ * the host has work). Returns true when the guest made progress. When it
+ * stops, reports "guest exited: ..." and tells the vm_events sink. */
+bool vm_run_slice(struct vm *vm, uint64_t max_exits);
+
+/* Virtual time and the virtual TSC, via the registered input source. */
+vtime_t vm_now(struct vm *vm);
+uint64_t vm_rdtsc(struct vm *vm);
+
+/* Interrupts for the vCPU (vmm/dev/platform.c). */
+int vm_pending_interrupt(struct vm *vm);   /* vector, or -1 */
+int vm_ack_interrupt(struct vm *vm);       /* the INTA cycle: vector, or -1 */
+bool vm_interrupt_wakes(struct vm *vm);    /* would a HLT end now? */
+void vm_update_devices(struct vm *vm);     /* advance device timers to now */
+
+/* The console byte sink and exit notification (to vm_events). */
+void vm_console_out(struct vm *vm, uint8_t byte);
+/* Report something odd the guest did, once per kind (key). */
+void vm_report_once(struct vm *vm, uint32_t key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+#endif
