@@ -154,6 +154,40 @@ $(BUILD)/BOOTX64.EFI: $(BUILD)/BOOTX64.so
 	$(OBJCOPY) -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel -j .rela -j '.rel.*' -j '.rela.*' \
 	    -j .reloc --target efi-app-x86_64 --subsystem=10 $< $@
 
+# ------------------------------------------------------- test guests ----
+# Flat test-guest images (vmm/loader.h): tests/guests/NAME.c links with the
+# guest runtime in tests/guests/rt/ (real -> protected -> long mode, then
+# guest_main()); tests/guests/NAME.S stands alone. Both link at 0x8000.
+GUEST_CFLAGS := -std=gnu11 -O2 -m64 -ffreestanding -nostdlib -nostdinc -isystem $(GCC_INC) -fno-pic -fno-pie \
+                -mno-red-zone -fno-stack-protector -fno-asynchronous-unwind-tables -fcf-protection=none \
+                -Itests/guests -Wall -Wextra -Werror -Wno-unused-parameter
+GUEST_RT   := $(wildcard tests/guests/rt/*.S tests/guests/rt/*.c)
+GUEST_C    := $(wildcard tests/guests/*.c)
+GUEST_S    := $(wildcard tests/guests/*.S)
+GUESTS     := $(patsubst tests/guests/%.c,$(BUILD)/guests/%.bin,$(GUEST_C)) \
+              $(patsubst tests/guests/%.S,$(BUILD)/guests/%.bin,$(GUEST_S))
+.PHONY: guests
+guests: $(GUESTS)
+
+$(BUILD)/guests/%.bin: tests/guests/%.c $(GUEST_RT) tests/guests/rt/guest.ld $(wildcard tests/guests/rt/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) -Wl,-T,tests/guests/rt/guest.ld -Wl,--build-id=none -o $(@:.bin=.elf) $(GUEST_RT) $<
+	$(OBJCOPY) -O binary $(@:.bin=.elf) $@
+
+$(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/flat.h
+	@mkdir -p $(dir $@)
+	$(CC) -c -Itests/guests -o $(@:.bin=.o) $<
+	$(LD) -m elf_x86_64 -Ttext=0x8000 -e _start --oformat binary -o $@ $(@:.bin=.o)
+
+# ------------------------------------------------------- Linux guest ----
+# A small Linux kernel from Debian's linux-source-6.1 and a busybox
+# initramfs (tools/build-guest-linux; about 4 minutes the first time).
+.PHONY: guest-linux
+guest-linux: $(BUILD)/guest/bzImage
+$(BUILD)/guest/bzImage $(BUILD)/guest/initrd.gz &: tools/build-guest-linux tests/guests/linux/guest.config \
+        tests/guests/linux/init | check-deps
+	tools/build-guest-linux $(BUILD)/guest
+
 # ------------------------------------------------------------- image ----
 image: all
 	tools/mkimage --conf $(CONF) --out $(BUILD)/ftvisor.img
@@ -185,7 +219,8 @@ UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 unit-tests: $(patsubst %,$(UNIT_BIN)/test_%,$(UNIT_TESTS))
 
 .SECONDEXPANSION:
-$(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(LIBFDT_DIR)/ORIGIN
+UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h)
+$(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UNIT_HDRS) $(LIBFDT_DIR)/ORIGIN
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(UCFLAGS) -o $@ $< $(UNIT_$*_SRCS)
 
@@ -193,7 +228,7 @@ $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(LI
 run: deps all
 	tools/demo
 
-test: deps all unit-tests $(BUILD)/tools/fbtext
+test: deps all unit-tests guests guest-linux $(BUILD)/tools/fbtext
 	tests/run
 
 bench: deps all

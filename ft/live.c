@@ -48,7 +48,7 @@ static const struct vinput_ops live_ops = {
 
 /* ---- guest console --------------------------------------------------- */
 
-static char line[256];
+static char line[440]; /* fits the log's 512-byte message with the tag */
 static unsigned len;
 
 static void flush(void)

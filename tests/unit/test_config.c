@@ -494,7 +494,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[pair]\nsecret = x\n", 6,
           "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter)");
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
-          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, cmdline, memory_mb)");
+          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
           "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");

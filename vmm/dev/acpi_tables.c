@@ -76,7 +76,8 @@ void acpi_tables_build(uint8_t buf[ACPI_TABLES_SIZE])
     /* FADT revision 3 (244 bytes), 5.2.9. */
     uint8_t *f = buf + OFF_FADT;
     const uint32_t flen = 244;
-    put32(f + 36, base + OFF_FACS);
+    /* FACS and DSDT through the 64-bit X_ fields only: ACPI 6.5 wants
+     * FIRMWARE_CTRL zero when X_FIRMWARE_CTRL is set (5.2.9). */
     put32(f + 40, base + OFF_DSDT);
     put16(f + 46, GUEST_SCI_IRQ);
     put32(f + 48, 0); /* no SMI_CMD: the platform is always in ACPI mode */

@@ -185,6 +185,8 @@ static void out8(struct vm *vm, uint16_t port, uint8_t v)
     }
     if (port >= 0xcfc && port <= 0xcff)
         return; /* the host bridge's registers are read-only here */
+    if (port == 0xcfb)
+        return; /* Linux's type-1 probe writes here; nothing to do */
     if (port >= PORT_PM_BASE && port < PORT_PM_BASE + 0x10) {
         unsigned off = port - PORT_PM_BASE;
         if (off < 2)
