@@ -20,7 +20,7 @@ enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_DEBUG };
 
 static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
-static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", NULL };
+static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", NULL };
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)

@@ -22,7 +22,8 @@ enum cfg_on_exit { CFG_EXIT_POWEROFF, CFG_EXIT_HALT, CFG_EXIT_RESTART };
 enum cfg_arbiter { CFG_ARBITER_NONE, CFG_ARBITER_WITNESS, CFG_ARBITER_DISK };
 enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
 /* A deliberate fault at the end of boot, to test the exception reports. */
-enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, CFG_FAULT_GP, CFG_FAULT_DF };
+enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, CFG_FAULT_GP, CFG_FAULT_DF,
+                      CFG_FAULT_VMENTRY /* corrupt the guest state: a failed VM entry must be decoded */ };
 
 struct cfg_host {
     char name[CFG_NAME_MAX];

@@ -66,6 +66,12 @@ static void exit_interrupt_window(struct vcpu *v)
     (void)v;
 }
 
+static void exit_nmi_window(struct vcpu *v)
+{
+    /* The guest can take its pending NMI: the next entry injects it. */
+    (void)v;
+}
+
 static void exit_exception_nmi(struct vcpu *v)
 {
     uint32_t info = (uint32_t)vmread(VMCS_EXIT_INTR_INFO);
@@ -121,6 +127,7 @@ static const exit_handler_t handlers[EXIT_REASON_MAX] = {
     [EXIT_INIT] = exit_ignore_signal,
     [EXIT_SIPI] = exit_ignore_signal,
     [EXIT_INTERRUPT_WINDOW] = exit_interrupt_window,
+    [EXIT_NMI_WINDOW] = exit_nmi_window,
     [EXIT_TASK_SWITCH] = exit_task_switch,
     [EXIT_CPUID] = exit_cpuid,
     [EXIT_GETSEC] = exit_ud,

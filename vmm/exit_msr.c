@@ -64,12 +64,6 @@ uint64_t msr_bitmap_create(void)
     return pa;
 }
 
-struct guest_msrs {
-    uint64_t mtrr_def_type;
-    uint64_t misc_enable;
-};
-static struct guest_msrs msrs = { .mtrr_def_type = 0xc06, .misc_enable = 1 };
-
 /* 0 on success, -1 to raise #GP. */
 static int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
@@ -90,14 +84,14 @@ static int msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
         *val = 0; /* no variable or fixed ranges, no WC: all memory WB */
         return 0;
     case MSR_MTRR_DEF_TYPE:
-        *val = msrs.mtrr_def_type;
+        *val = v->mtrr_def_type;
         return 0;
     case MSR_MCG_CAP:
     case MSR_MCG_STATUS:
         *val = 0; /* no machine-check banks */
         return 0;
     case MSR_MISC_ENABLE:
-        *val = msrs.misc_enable;
+        *val = v->misc_enable;
         return 0;
     case MSR_DEBUGCTL:
         *val = 0;
@@ -126,10 +120,10 @@ static int msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
     case MSR_MTRR_DEF_TYPE:
         if (val & ~0xcffull)
             return -1;
-        msrs.mtrr_def_type = val;
+        v->mtrr_def_type = val;
         return 0;
     case MSR_MISC_ENABLE:
-        msrs.misc_enable = val & 1;
+        v->misc_enable = val & 1;
         return 0;
     case MSR_DEBUGCTL:
         return val == 0 ? 0 : -1; /* no branch tracing for guests */

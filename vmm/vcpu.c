@@ -42,7 +42,8 @@ struct ctl_name {
     const char *name;
 };
 static const struct ctl_name pin_names[] = {
-    { PIN_EXT_INT_EXIT, "external-interrupt exiting" }, { PIN_NMI_EXIT, "NMI exiting" }, { 0, NULL } };
+    { PIN_EXT_INT_EXIT, "external-interrupt exiting" }, { PIN_NMI_EXIT, "NMI exiting" },
+    { PIN_VIRTUAL_NMI, "virtual NMIs" }, { 0, NULL } };
 static const struct ctl_name proc_names[] = {
     { PROC_HLT_EXIT, "HLT exiting" }, { PROC_RDTSC_EXIT, "RDTSC exiting" }, { PROC_RDPMC_EXIT, "RDPMC exiting" },
     { PROC_MWAIT_EXIT, "MWAIT exiting" }, { PROC_MONITOR_EXIT, "MONITOR exiting" },
@@ -125,7 +126,7 @@ int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *
     v->vmcs_pa = vmcs_create(caps);
 
     bool t = caps->true_ctls;
-    uint32_t pin = control(rdcap(t ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED), PIN_EXT_INT_EXIT | PIN_NMI_EXIT,
+    uint32_t pin = control(rdcap(t ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED), PIN_EXT_INT_EXIT | PIN_NMI_EXIT | PIN_VIRTUAL_NMI,
                            pin_names, "pin-based", err, n, &bad);
     /* CR8 accesses must exit: without a TPR shadow, MOV to CR8 in the guest
      * would write the host's own APIC TPR (SDM Vol. 3, "CR8 and TPR"). */
@@ -236,7 +237,13 @@ static void common_guest_state(struct vcpu *v, uint64_t cr0)
     v->halted = false;
     v->exc_pending = false;
     v->stop = VCPU_RUNNING;
-    v->launched = v->launched; /* the VMCS stays launched across guest resets */
+    v->nmi_pending = false;
+    v->mtrr_def_type = 0xc06; /* MTRRs on, default type write-back */
+    v->misc_enable = 1;       /* fast strings */
+    /* A reset discards an event an exit interrupted (the VMCS stays
+     * launched, so its IDT-vectoring field would otherwise be replayed). */
+    v->discard_vectoring = true;
+    vmwrite(VMCS_ENTRY_INTR_INFO, 0);
 }
 
 void vcpu_set_real_mode(struct vcpu *v, uint16_t cs, uint16_t ip, uint16_t sp)
@@ -369,6 +376,15 @@ static void set_window_exit(struct vcpu *v, bool on)
     }
 }
 
+static void set_nmi_window(struct vcpu *v, bool on)
+{
+    uint32_t p = on ? v->proc_ctls | PROC_NMI_WINDOW : v->proc_ctls & ~PROC_NMI_WINDOW;
+    if (p != v->proc_ctls) {
+        v->proc_ctls = p;
+        vmwrite(VMCS_PROC_CTLS, p);
+    }
+}
+
 /* Put one event into the VM-entry interruption-information field: first
  * an event whose delivery an exit interrupted, then a pending exception,
  * then an external interrupt when the guest can take one (SDM Vol. 3,
@@ -376,6 +392,10 @@ static void set_window_exit(struct vcpu *v, bool on)
 static void inject_events(struct vcpu *v)
 {
     uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
+    if (v->discard_vectoring) {
+        v->discard_vectoring = false;
+        idt = 0;
+    }
     if (v->launched && (idt & INTR_INFO_VALID)) {
         vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
         if (idt & INTR_INFO_DELIVER_ERR)
@@ -396,6 +416,20 @@ static void inject_events(struct vcpu *v)
         }
         vmwrite(VMCS_ENTRY_INTR_INFO, info);
         return;
+    }
+    if (v->nmi_pending) {
+        /* Blocked while an earlier NMI's handler runs (until its IRET):
+         * ask for an exit when the guest can take one (SDM Vol. 3, "NMI-
+         * Window Exiting"). */
+        if (vmread(VMCS_GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS |
+                                                   INTERRUPTIBILITY_STI)) {
+            set_nmi_window(v, true);
+        } else {
+            v->nmi_pending = false;
+            set_nmi_window(v, false);
+            vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+            return;
+        }
     }
     int vec = vm_pending_interrupt(v->vm);
     if (vec < 0) {
@@ -439,7 +473,10 @@ bool vcpu_run(struct vcpu *v)
     }
     cli();
     inject_events(v);
+    if (v->exit_tsc && v->last_reason < 80)
+        v->host_ticks_by_reason[v->last_reason] += rdtsc() - v->exit_tsc;
     int r = vmx_enter(&v->regs, v->launched);
+    v->exit_tsc = rdtsc();
     if (r) {
         sti();
         entry_failed(v, r);
@@ -465,6 +502,7 @@ bool vcpu_run(struct vcpu *v)
     uint32_t reason = v->exit_reason & 0xffff;
     if (reason < 80)
         v->exits_by_reason[reason]++;
+    v->last_reason = reason;
     exit_dispatch(v, reason);
     vmwrite(VMCS_GUEST_RSP, v->rsp);
     return v->stop == VCPU_RUNNING;

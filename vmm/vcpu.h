@@ -54,6 +54,16 @@ struct vcpu {
     uint32_t proc_ctls;
 
     uint64_t exits, exits_by_reason[80];
+    /* Host TSC ticks spent handling each exit reason, from the exit to the
+     * next entry (in Bochs with sync=none one tick is one instruction). */
+    uint64_t host_ticks_by_reason[80];
+    uint64_t exit_tsc;
+    uint32_t last_reason;
+    /* An NMI for the guest waits here until it can be delivered. */
+    bool nmi_pending;
+    bool discard_vectoring;
+    /* Guest MSRs with no hardware behind them (vmm/exit_msr.c). */
+    uint64_t mtrr_def_type, misc_enable;
 };
 
 /* Build the VMCS for a fresh vCPU of vm: controls from the capability

@@ -92,8 +92,24 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
         return -1;
     }
     vm->msr_bitmap_pa = msr_bitmap_create();
-    platform_init(vm, c->epoch_seconds);
+    if (vcpu_init(&vm->vcpu, vm, caps, err, n))
+        return -1;
+    vm->config = *c;
+    if (vm_boot(vm, err, n))
+        return -1;
+    vm->created = true;
+    return 0;
+}
 
+/* Power-on (and reset): zeroed RAM, fresh devices, the guest image loaded
+ * again and the vCPU at its start state. Deterministic: the same config
+ * gives the same initial state on every host. */
+int vm_boot(struct vm *vm, char *err, size_t n)
+{
+    const struct vm_config *c = &vm->config;
+    char why[160];
+    guest_mem_clear(&vm->mem);
+    platform_init(vm, c->epoch_seconds);
     static uint8_t tables[ACPI_TABLES_SIZE];
     acpi_tables_build(tables);
     guest_write(&vm->mem, ACPI_TABLES_BASE, tables, sizeof(tables));
@@ -113,8 +129,6 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
         fmt_snprintf(err, n, "%s: %s", c->kernel_name, why);
         return -1;
     }
-    if (vcpu_init(&vm->vcpu, vm, caps, err, n))
-        return -1;
     if (st.mode == START_REAL_MODE)
         vcpu_set_real_mode(&vm->vcpu, (uint16_t)(st.entry >> 4), (uint16_t)(st.entry & 15), (uint16_t)st.stack);
     else
@@ -123,7 +137,6 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
              (unsigned long long)(vm->mem.ram_bytes >> 20), vm->cpu->name,
              (unsigned long long)(vm->tsc_hz / 1000000), (unsigned long long)(vm->tsc_hz / 1000 % 1000),
              vm->in->name);
-    vm->created = true;
     return 0;
 }
 
@@ -158,6 +171,21 @@ static void finish(struct vm *vm)
         break;
     }
     log_info("vmm", "guest exited: %s after %llu VM exits", text, (unsigned long long)v->exits);
+    /* Where the exits went, most frequent first (host TSC ticks per exit:
+     * instructions, in Bochs with sync=none). */
+    bool shown[80] = { false };
+    for (int k = 0; k < 6; k++) {
+        int best = -1;
+        for (int r = 0; r < 80; r++)
+            if (!shown[r] && v->exits_by_reason[r] && (best < 0 || v->exits_by_reason[r] > v->exits_by_reason[best]))
+                best = r;
+        if (best < 0)
+            break;
+        shown[best] = true;
+        log_info("vmm", "exits: %-24s %8llu, %llu host ticks each", vmx_exit_reason_name((uint32_t)best),
+                 (unsigned long long)v->exits_by_reason[best],
+                 (unsigned long long)(v->host_ticks_by_reason[best] / v->exits_by_reason[best]));
+    }
     if (events && events->exited)
         events->exited(events_ctx, v->stop, code, text);
 }
@@ -172,7 +200,18 @@ bool vm_run_slice(struct vm *vm, uint64_t max_exits)
         if (vm->plat.request == PLAT_REQ_POWEROFF) {
             vcpu_stop(v, VCPU_STOP_POWEROFF, "ACPI S5 (soft off) requested by the guest");
         } else if (vm->plat.request == PLAT_REQ_RESET) {
-            vcpu_stop(v, VCPU_STOP_RESET, "the guest asked for a reset");
+            /* Like a PC: a reset reboots the guest from its image. */
+            char err[160];
+            vm->resets++;
+            log_info("vmm", "the guest reset its machine (reset #%llu): booting it again",
+                     (unsigned long long)vm->resets);
+            if (vm_boot(vm, err, sizeof(err))) {
+                vcpu_stop(v, VCPU_STOP_FAILED, "guest reboot failed: %s", err);
+            } else {
+                v->halted = false;
+                v->nmi_pending = false;
+                continue;
+            }
         }
         if (!ran || v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
             break; /* halted, stopped, or the host has work */

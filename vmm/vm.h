@@ -37,23 +37,6 @@ struct vm_events {
 };
 void vm_events_register(const struct vm_events *ev, void *ctx);
 
-struct vm {
-    struct guest_mem mem;
-    struct vcpu vcpu;
-    struct platform plat;
-    const struct cpu_model *cpu;
-    uint64_t cpu_cr4_allowed;
-    uint64_t tsc_hz;
-    uint64_t msr_bitmap_pa;
-    const struct vinput_ops *in;
-    void *in_ctx;
-    bool created;
-    /* Reported once each: unknown ports, MSRs, unmapped memory. */
-    uint32_t unknown_reports;
-};
-
-extern struct vm the_vm;
-
 /* What a VM is made from (the [guest] section plus the loaded files). */
 struct vm_config {
     const char *kernel_name;
@@ -67,9 +50,30 @@ struct vm_config {
     uint64_t epoch_seconds; /* wall-clock time at virtual time 0 (the RTC) */
 };
 
+struct vm {
+    struct guest_mem mem;
+    struct vcpu vcpu;
+    struct platform plat;
+    const struct cpu_model *cpu;
+    uint64_t cpu_cr4_allowed;
+    uint64_t tsc_hz;
+    uint64_t msr_bitmap_pa;
+    const struct vinput_ops *in;
+    void *in_ctx;
+    bool created;
+    struct vm_config config;
+    uint64_t resets;
+    /* Reported once each: unknown ports, MSRs, unmapped memory. */
+    uint32_t unknown_reports;
+};
+
+extern struct vm the_vm;
+
+
 /* Build the VM: memory, platform, ACPI tables, the loaded guest and its
  * vCPU. Returns 0 or -1 with the reason in err. */
 int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config *c, char *err, size_t n);
+int vm_boot(struct vm *vm, char *err, size_t n);
 /* Run the vCPU for up to max_exits exits (returns early when it halts or
  * the host has work). Returns true when the guest made progress. When it
  * stops, reports "guest exited: ..." and tells the vm_events sink. */

@@ -6,6 +6,7 @@
 #include "vmx_caps.h"
 #include "vmx.h"
 #include "vm.h"
+#include "vmcs.h"
 #include "../kernel/clock.h"
 #include "../kernel/cmos.h"
 #include "../kernel/kernel.h"
@@ -69,6 +70,12 @@ static void vmm_init(void)
     if (vm_create(&the_vm, &caps, &vc, err, sizeof(err))) {
         log_error("vmm", "cannot start the guest: %s", err);
         power_apply(cfg->debug.on_guest_exit, "guest could not start");
+    }
+    if (cfg->debug.fault_test == CFG_FAULT_VMENTRY) {
+        /* Test hook: an available (not busy) TSS in TR is invalid guest
+         * state (SDM Vol. 3, "Checks on Guest Segment Registers"). */
+        log_warn("debug", "fault_test = vmentry: corrupting the guest's TR access rights on purpose");
+        vmwrite(VMCS_GUEST_TR_AR, 0x89);
     }
     log_info("vmm", "VT-x on; starting the guest");
     running = true;

@@ -9,8 +9,15 @@
  * mode, or the vCPU's interrupt window directly) then runs the INTA cycle
  * with vpic_ack() when the vCPU accepts the interrupt.
  *
+ * The cascade input (master IR2) is driven by the slave's INT output and
+ * latches its rising edges like any edge input, so a slave request that
+ * vanishes before INTA gives the spurious IRQ 15 real PCs show.
+ *
  * Not modelled: special fully nested mode (ICW4 SFNM is stored, ignored),
- * buffered mode, MCS-80/85 mode (ICW4 uPM=0 still gives 8086 vectors). */
+ * buffered mode, MCS-80/85 mode (ICW4 uPM=0 still gives 8086 vectors), the
+ * slave's ID check (the slave always answers the master's IR2), AEOI on a
+ * poll read (poll sets the ISR bit, as the datasheet words it). ICW1 leaves
+ * ISR alone (the datasheet's list of what ICW1 resets does not include it). */
 #ifndef VMM_DEV_PIC_H
 #define VMM_DEV_PIC_H
 

@@ -33,14 +33,16 @@ static void ioapic_deliver(void *ctx, uint8_t vector, bool level)
 
 static void lapic_eoi(void *ctx, uint8_t vector)
 {
-    struct platform *p = ctx;
-    vioapic_eoi(&p->ioapic, vector);
+    struct vm *vm = ctx;
+    vioapic_eoi(&vm->plat.ioapic, vector);
 }
 
 static void lapic_nmi(void *ctx)
 {
-    struct platform *p = ctx;
-    p->nmi_count++; /* no NMI sources on this platform: counted only */
+    /* An NMI IPI to self or LINT1 in NMI mode: to the vCPU. */
+    struct vm *vm = ctx;
+    vm->plat.nmi_count++;
+    vm->vcpu.nmi_pending = true;
 }
 
 static void uart_tx(void *ctx, uint8_t byte) { vm_console_out(ctx, byte); }
@@ -55,7 +57,7 @@ void platform_init(struct vm *vm, uint64_t epoch_seconds)
     vpit_init(&p->pit, &p->isa_irq[0]);
     vrtc_init(&p->rtc, &p->isa_irq[8], epoch_seconds);
     vuart_init(&p->com1, &p->isa_irq[4], uart_tx, vm);
-    struct vlapic_cb cb = { lapic_eoi, lapic_nmi, p };
+    struct vlapic_cb cb = { lapic_eoi, lapic_nmi, vm };
     /* The APIC timer runs at the TSC's crystal rate (CPUID leaf 0x15). */
     vlapic_init(&p->lapic, vm->tsc_hz, vm->tsc_hz, &cb);
     /* No firmware runs before the guest: leave the APIC as a PC BIOS
@@ -361,4 +363,4 @@ int vm_ack_interrupt(struct vm *vm)
     return v;
 }
 
-bool vm_interrupt_wakes(struct vm *vm) { return vm_pending_interrupt(vm) >= 0; }
+bool vm_interrupt_wakes(struct vm *vm) { return vm->vcpu.nmi_pending || vm_pending_interrupt(vm) >= 0; }

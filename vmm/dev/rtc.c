@@ -332,7 +332,8 @@ static void reg_write(struct vrtc *r, unsigned idx, uint8_t v, vtime_t now)
     case 0x0b:
         if ((v & B_SET) && !(r->b & B_SET)) {
             /* SET stops updates and freezes the registers for setting;
-             * the datasheet: SET going high also clears UIE. */
+             * SET going high also clears UIE (MC146818A, and the
+             * compatible DS12887 says so explicitly). */
             to_fields(r, r->secs, &r->set);
             v &= (uint8_t)~B_UIE;
         } else if (!(v & B_SET) && (r->b & B_SET)) {
