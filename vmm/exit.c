@@ -66,6 +66,12 @@ static void exit_interrupt_window(struct vcpu *v)
     (void)v;
 }
 
+static void exit_preempt_timer(struct vcpu *v)
+{
+    /* A virtual device deadline passed: the next vcpu_run() ticks it. */
+    (void)v;
+}
+
 static void exit_nmi_window(struct vcpu *v)
 {
     /* The guest can take its pending NMI: the next entry injects it. */
@@ -155,6 +161,7 @@ static const exit_handler_t handlers[EXIT_REASON_MAX] = {
     [EXIT_EPT_MISCONFIG] = exit_ept_misconfig,
     [EXIT_INVEPT] = exit_ud,
     [EXIT_RDTSCP] = exit_rdtscp,
+    [EXIT_PREEMPT_TIMER] = exit_preempt_timer,
     [EXIT_INVVPID] = exit_ud,
     [EXIT_WBINVD] = exit_cache_flush,
     [EXIT_XSETBV] = exit_xsetbv,

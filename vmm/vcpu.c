@@ -43,7 +43,7 @@ struct ctl_name {
 };
 static const struct ctl_name pin_names[] = {
     { PIN_EXT_INT_EXIT, "external-interrupt exiting" }, { PIN_NMI_EXIT, "NMI exiting" },
-    { PIN_VIRTUAL_NMI, "virtual NMIs" }, { 0, NULL } };
+    { PIN_VIRTUAL_NMI, "virtual NMIs" }, { PIN_PREEMPT_TIMER, "activate VMX-preemption timer" }, { 0, NULL } };
 static const struct ctl_name proc_names[] = {
     { PROC_HLT_EXIT, "HLT exiting" }, { PROC_RDTSC_EXIT, "RDTSC exiting" }, { PROC_RDPMC_EXIT, "RDPMC exiting" },
     { PROC_MWAIT_EXIT, "MWAIT exiting" }, { PROC_MONITOR_EXIT, "MONITOR exiting" },
@@ -126,7 +126,7 @@ int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *
     v->vmcs_pa = vmcs_create(caps);
 
     bool t = caps->true_ctls;
-    uint32_t pin = control(rdcap(t ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED), PIN_EXT_INT_EXIT | PIN_NMI_EXIT | PIN_VIRTUAL_NMI,
+    uint32_t pin = control(rdcap(t ? MSR_VMX_TRUE_PINBASED : MSR_VMX_PINBASED), PIN_EXT_INT_EXIT | PIN_NMI_EXIT | PIN_VIRTUAL_NMI | PIN_PREEMPT_TIMER,
                            pin_names, "pin-based", err, n, &bad);
     /* CR8 accesses must exit: without a TPR shadow, MOV to CR8 in the guest
      * would write the host's own APIC TPR (SDM Vol. 3, "CR8 and TPR"). */
@@ -376,6 +376,23 @@ static void set_window_exit(struct vcpu *v, bool on)
     }
 }
 
+/* Exit when the next virtual device deadline arrives, so a guest that
+ * never exits on its own still gets its timer interrupts on time. The
+ * VMX-preemption timer counts down at the TSC rate shifted right by
+ * IA32_VMX_MISC[4:0] (SDM Vol. 3, "VMX-Preemption Timer"). */
+static void arm_preemption_timer(struct vcpu *v)
+{
+    vtime_t next = v->vm->plat.next_deadline, now = vm_now(v->vm);
+    uint64_t ticks = 0xffffffffull;
+    if (next != VTIME_NEVER) {
+        uint64_t ns = next > now ? next - now : 0;
+        ticks = muldiv64(ns, v->vm->host_tsc_hz, 1000000000u) >> v->vm->preempt_shift;
+        if (ticks > 0xffffffffull)
+            ticks = 0xffffffffull;
+    }
+    vmwrite(VMCS_PREEMPT_TIMER, ticks);
+}
+
 static void set_nmi_window(struct vcpu *v, bool on)
 {
     uint32_t p = on ? v->proc_ctls | PROC_NMI_WINDOW : v->proc_ctls & ~PROC_NMI_WINDOW;
@@ -473,6 +490,7 @@ bool vcpu_run(struct vcpu *v)
     }
     cli();
     inject_events(v);
+    arm_preemption_timer(v);
     if (v->exit_tsc && v->last_reason < 80)
         v->host_ticks_by_reason[v->last_reason] += rdtsc() - v->exit_tsc;
     int r = vmx_enter(&v->regs, v->launched);

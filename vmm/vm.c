@@ -4,6 +4,7 @@
 #include "vmcs.h"
 #include "loader.h"
 #include "dev/acpi_tables.h"
+#include "../kernel/clock.h"
 #include "../kernel/format.h"
 #include "../kernel/log.h"
 #include "../kernel/layout.h"
@@ -86,6 +87,8 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     }
     vm->cpu_cr4_allowed = vm->cpu->cr4;
     vm->tsc_hz = vm->in->tsc_hz(vm->in_ctx);
+    vm->host_tsc_hz = clock_tsc_hz();
+    vm->preempt_shift = (unsigned)(caps->misc & 31);
     if (guest_mem_init(&vm->mem, c->memory_bytes, false)) {
         fmt_snprintf(err, n, "not enough host memory for %llu MiB of guest RAM",
                      (unsigned long long)(c->memory_bytes >> 20));

@@ -57,6 +57,8 @@ struct vm {
     const struct cpu_model *cpu;
     uint64_t cpu_cr4_allowed;
     uint64_t tsc_hz;
+    uint64_t host_tsc_hz;   /* for the VMX-preemption timer */
+    unsigned preempt_shift; /* IA32_VMX_MISC[4:0] */
     uint64_t msr_bitmap_pa;
     const struct vinput_ops *in;
     void *in_ctx;
