@@ -34,6 +34,7 @@
 #define HDR_CMD_LINE_PTR 0x228
 #define HDR_INITRD_ADDR_MAX 0x22c
 #define HDR_CMDLINE_SIZE 0x238
+#define HDR_PREF_ADDRESS 0x258
 #define HDR_INIT_SIZE 0x260
 #define BP_ACPI_RSDP 0x070
 #define BP_E820_ENTRIES 0x1e8
@@ -76,11 +77,20 @@ int load_linux(struct guest_mem *m, const uint8_t *img, size_t len, const uint8_
     if (setup_len >= len)
         return fail(err, n, "bzImage truncated: setup is %u bytes", (unsigned)setup_len);
     size_t kernel_len = len - setup_len;
+    /* The kernel decompresses itself to pref_address (a non-relocatable
+     * kernel runs only there) and needs init_size bytes from there on:
+     * nothing else may sit in [run_at, run_at + init_size). */
     uint32_t init_size = rd32(img + HDR_INIT_SIZE);
+    uint64_t run_at = *(const uint64_t *)(img + HDR_PREF_ADDRESS);
+    if (run_at < KERNEL_ADDR)
+        run_at = KERNEL_ADDR;
+    uint64_t kernel_end = run_at + init_size;
+    if (KERNEL_ADDR + kernel_len > kernel_end)
+        kernel_end = KERNEL_ADDR + kernel_len;
     uint64_t low_end = m->low_bytes;
-    if (KERNEL_ADDR + (init_size > kernel_len ? init_size : kernel_len) > low_end)
-        return fail(err, n, "guest memory too small for this kernel (needs %u MiB beyond 1 MiB)",
-                    (unsigned)((init_size + (1u << 20) - 1) >> 20));
+    if (kernel_end > low_end)
+        return fail(err, n, "guest memory too small for this kernel (it needs RAM up to %llu MiB)",
+                    (unsigned long long)((kernel_end + (1u << 20) - 1) >> 20));
 
     /* boot_params: the setup header as the image has it, then our fields.
      * The header runs from 0x1f1 to 0x202 + the byte at 0x201. */
@@ -110,7 +120,7 @@ int load_linux(struct guest_mem *m, const uint8_t *img, size_t len, const uint8_
         uint64_t max = rd32(img + HDR_INITRD_ADDR_MAX);
         uint64_t top = low_end < max + 1 ? low_end : max + 1;
         uint64_t at = (top - initrd_len) & ~0xfffull;
-        if (initrd_len > top || at < KERNEL_ADDR + init_size)
+        if (initrd_len > top || at < kernel_end)
             return fail(err, n, "no room for a %u KiB initrd below the kernel's limit", (unsigned)(initrd_len >> 10));
         if (guest_write(m, at, initrd, initrd_len))
             return fail(err, n, "cannot place the initrd");
