@@ -81,7 +81,8 @@ int load_linux(struct guest_mem *m, const uint8_t *img, size_t len, const uint8_
      * kernel runs only there) and needs init_size bytes from there on:
      * nothing else may sit in [run_at, run_at + init_size). */
     uint32_t init_size = rd32(img + HDR_INIT_SIZE);
-    uint64_t run_at = *(const uint64_t *)(img + HDR_PREF_ADDRESS);
+    uint64_t run_at;
+    memcpy(&run_at, img + HDR_PREF_ADDRESS, 8);
     if (run_at < KERNEL_ADDR)
         run_at = KERNEL_ADDR;
     uint64_t kernel_end = run_at + init_size;
