@@ -171,7 +171,7 @@ guests: $(GUESTS)
 
 $(BUILD)/guests/%.bin: tests/guests/%.c $(GUEST_RT) tests/guests/rt/guest.ld $(wildcard tests/guests/rt/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -Wl,-T,tests/guests/rt/guest.ld -Wl,--build-id=none -o $(@:.bin=.elf) $(GUEST_RT) $<
+	$(CC) $(GUEST_CFLAGS) -static -no-pie -Wl,-T,tests/guests/rt/guest.ld -Wl,--build-id=none -o $(@:.bin=.elf) $(GUEST_RT) $<
 	$(OBJCOPY) -O binary $(@:.bin=.elf) $@
 
 $(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/flat.h

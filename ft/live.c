@@ -32,6 +32,12 @@ static uint64_t live_clock_read(void *ctx, int source, uint64_t computed)
     return computed;
 }
 
+static void live_start(void *ctx)
+{
+    (void)ctx;
+    start_ns = clock_ns();
+}
+
 static uint64_t live_tsc_hz(void *ctx)
 {
     (void)ctx;
@@ -43,6 +49,7 @@ static const struct vinput_ops live_ops = {
     .now = live_now,
     .rdtsc = live_rdtsc,
     .clock_read = live_clock_read,
+    .start = live_start,
     .tsc_hz = live_tsc_hz,
 };
 

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <stdint.h>
 
 #ifndef STRING_NO_MEMCPY_MEMSET
 void *memcpy(void *dst, const void *src, size_t n)
@@ -17,6 +18,14 @@ void *memcpy(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
     void *ret = dst;
+    /* Large aligned fills (guest RAM, page tables) go 8 bytes at a time:
+     * far fewer iterations, which is what an emulator pays for. */
+    if (n >= 64 && !((uintptr_t)dst & 7)) {
+        size_t q = n / 8;
+        uint64_t v = (uint8_t)c * 0x0101010101010101ull;
+        __asm__ volatile("rep stosq" : "+D"(dst), "+c"(q) : "a"(v) : "memory");
+        n &= 7;
+    }
     __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
     return ret;
 }

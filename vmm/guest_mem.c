@@ -69,8 +69,7 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad)
         uint64_t hpa = pmm_try_alloc(GUEST_CHUNK / PAGE_SIZE, GUEST_CHUNK / PAGE_SIZE);
         if (hpa == PMM_NONE)
             return -1;
-        m->chunk_hpa[i] = hpa;
-        memset(phys_to_virt(hpa), 0, GUEST_CHUNK);
+        m->chunk_hpa[i] = hpa; /* zeroed by vm_boot() */
         if (ept_map_2m(m, chunk_gpa(m, i), hpa))
             return -1;
     }

@@ -100,6 +100,7 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     vm->config = *c;
     if (vm_boot(vm, err, n))
         return -1;
+    vm->in->start(vm->in_ctx);
     vm->created = true;
     return 0;
 }
@@ -173,7 +174,11 @@ static void finish(struct vm *vm)
         fmt_snprintf(text, sizeof(text), "stopped by ftvisor (report above)");
         break;
     }
+    vtime_t ran = vm_now(vm);
     log_info("vmm", "guest exited: %s after %llu VM exits", text, (unsigned long long)v->exits);
+    log_info("vmm", "guest ran %llu.%03llu s of virtual time: %llu exits per guest second",
+             (unsigned long long)(ran / 1000000000u), (unsigned long long)(ran / 1000000u % 1000),
+             (unsigned long long)(ran ? muldiv64(v->exits, 1000000000u, ran) : 0));
     /* Where the exits went, most frequent first (host TSC ticks per exit:
      * instructions, in Bochs with sync=none). */
     bool shown[80] = { false };

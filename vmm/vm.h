@@ -23,6 +23,8 @@ struct vinput_ops {
     /* A clock-device read (PM timer, ...): the value the device computed
      * from virtual time passes through so it can be logged or replayed. */
     uint64_t (*clock_read)(void *ctx, int source, uint64_t computed);
+    /* The guest starts: virtual time 0 is now. */
+    void (*start)(void *ctx);
     /* The virtual TSC frequency, fixed for the guest's life. */
     uint64_t (*tsc_hz)(void *ctx);
 };
