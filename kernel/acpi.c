@@ -118,37 +118,40 @@ static void parse_fadt(const struct acpi_sdt *t)
  * function 3: PMBA at config 0x40, PMIOSE at 0x80; SUS_TYP 0 = soft off)
  * and of the ICH9 LPC bridge (PMBASE at 0x40, ACPI_EN at 0x44 bit 7;
  * SLP_TYP 7 = S5). */
+struct chipset_pm {
+    const char *name;
+    uint8_t dev, fn;
+    uint32_t id;           /* vendor | device << 16 */
+    uint16_t base_mask;    /* of the I/O base register at config 0x40 */
+    uint16_t default_base; /* programmed when the firmware left it 0 */
+    uint8_t enable_reg, enable_bit;
+    uint8_t slp_typ_s5;
+};
+
+static const struct chipset_pm chipsets[] = {
+    { "PIIX4", 1, 3, 0x71138086, 0xffc0, 0xb000, 0x80, 0x01, 0 },
+    { "ICH9", 31, 0, 0x29188086, 0xff80, 0x0600, 0x44, 0x80, 7 },
+};
+
 static void chipset_fallback(void)
 {
-    uint32_t id = pci_cfg_read32(0, 1, 3, 0);
-    if (id == 0x71138086) {
-        uint16_t pmba = pci_cfg_read16(0, 1, 3, 0x40) & 0xffc0;
-        if (!pmba) {
-            pmba = 0xb000;
-            pci_cfg_write32(0, 1, 3, 0x40, pmba | 1);
+    for (size_t i = 0; i < sizeof(chipsets) / sizeof(chipsets[0]); i++) {
+        const struct chipset_pm *c = &chipsets[i];
+        if (pci_cfg_read32(0, c->dev, c->fn, 0) != c->id)
+            continue;
+        uint16_t base = pci_cfg_read16(0, c->dev, c->fn, 0x40) & c->base_mask;
+        if (!base) {
+            base = c->default_base;
+            pci_cfg_write32(0, c->dev, c->fn, 0x40, base | 1u);
         }
-        pci_cfg_write8(0, 1, 3, 0x80, pci_cfg_read8(0, 1, 3, 0x80) | 1);
+        pci_cfg_write8(0, c->dev, c->fn, c->enable_reg,
+                       (uint8_t)(pci_cfg_read8(0, c->dev, c->fn, c->enable_reg) | c->enable_bit));
         fadt.present = fadt.s5_found = true;
-        fadt.pm1a_cnt = pmba + 4;
-        fadt.pm_tmr = pmba + 8;
-        fadt.slp_typa = 0;
-        log_info("acpi", "no ACPI tables: using the PIIX4 power management at port 0x%x (PM timer, S5 soft-off)",
-                 pmba);
-        return;
-    }
-    id = pci_cfg_read32(0, 31, 0, 0);
-    if (id == 0x29188086) {
-        uint16_t pmbase = pci_cfg_read16(0, 31, 0, 0x40) & 0xff80;
-        if (!pmbase) {
-            pmbase = 0x600;
-            pci_cfg_write32(0, 31, 0, 0x40, pmbase | 1);
-        }
-        pci_cfg_write8(0, 31, 0, 0x44, pci_cfg_read8(0, 31, 0, 0x44) | 0x80);
-        fadt.present = fadt.s5_found = true;
-        fadt.pm1a_cnt = pmbase + 4;
-        fadt.pm_tmr = pmbase + 8;
-        fadt.slp_typa = 7;
-        log_info("acpi", "no ACPI tables: using the ICH9 power management at port 0x%x", pmbase);
+        fadt.pm1a_cnt = (uint16_t)(base + 4);
+        fadt.pm_tmr = (uint16_t)(base + 8);
+        fadt.slp_typa = c->slp_typ_s5;
+        log_info("acpi", "no ACPI tables: using the %s power management at port 0x%x (PM timer, S5 soft-off)",
+                 c->name, base);
         return;
     }
     log_warn("acpi", "no ACPI tables and no known chipset: power-off will not work");
