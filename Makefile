@@ -199,6 +199,9 @@ UCFLAGS    := -std=gnu11 -O1 -g -fsanitize=address,undefined -fno-sanitize-recov
               -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit
 UNIT_FDT   := $(patsubst %,$(LIBFDT_DIR)/%.c,$(LIBFDT_SRCS))
 UNIT_BIN   := $(BUILD)/tests/unit
+# Fetched sources exist once their fetch ran (a clean tree has none yet).
+$(UNIT_FDT): $(LIBFDT_DIR)/ORIGIN
+	@:
 
 # Each test names the project sources it exercises.
 UNIT_config_SRCS  := kernel/config.c kernel/format.c

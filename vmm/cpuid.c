@@ -168,8 +168,8 @@ static void str12(uint32_t out[3], const char *s)
     memcpy(out, buf, 12);
 }
 
-void cpuid_guest(const struct cpu_model *m, uint64_t tsc_hz, uint64_t cr4, uint32_t leaf, uint32_t sub,
-                 uint32_t r[4])
+void cpuid_guest(const struct cpu_model *m, uint64_t tsc_hz, uint64_t cr4, uint64_t xcr0, uint32_t leaf,
+                 uint32_t sub, uint32_t r[4])
 {
     memset(r, 0, 16);
     static const char brand[48] = "ftvisor virtual CPU";
@@ -212,9 +212,11 @@ void cpuid_guest(const struct cpu_model *m, uint64_t tsc_hz, uint64_t cr4, uint3
         if (!(m->c1 & C1_XSAVE))
             break;
         if (sub == 0) {
+            /* EBX: the save area for what XCR0 enables now; ECX: for
+             * everything the model supports (SDM Vol. 2A, CPUID leaf 0DH). */
             r[0] = m->xcr0;
-            r[1] = 576 + ((m->xcr0 & 4) ? 256 : 0);
-            r[2] = r[1];
+            r[1] = 576 + ((xcr0 & 4) ? 256 : 0);
+            r[2] = 576 + ((m->xcr0 & 4) ? 256 : 0);
         } else if (sub == 2 && (m->xcr0 & 4)) {
             r[0] = 256;
             r[1] = 576;
@@ -257,7 +259,7 @@ void cpuid_guest(const struct cpu_model *m, uint64_t tsc_hz, uint64_t cr4, uint3
         /* Leaves above the maximum return the highest basic leaf's data on
          * Intel; within range but unlisted, zeros. */
         if ((leaf > max_basic && leaf < 0x40000000) || (leaf > max_ext))
-            cpuid_guest(m, tsc_hz, cr4, max_basic, sub, r);
+            cpuid_guest(m, tsc_hz, cr4, xcr0, max_basic, sub, r);
         break;
     }
 }

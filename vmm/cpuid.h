@@ -18,7 +18,7 @@ const struct cpu_model *cpu_model_find(const char *name);
 int cpu_model_check_host(const struct cpu_model *m, char *err, size_t n);
 /* The guest's CPUID for (leaf, subleaf). cr4 is the guest's CR4 as it sees
  * it (OSXSAVE is reflected in leaf 1). */
-void cpuid_guest(const struct cpu_model *m, uint64_t tsc_hz, uint64_t cr4, uint32_t leaf, uint32_t sub,
-                 uint32_t r[4]);
+void cpuid_guest(const struct cpu_model *m, uint64_t tsc_hz, uint64_t cr4, uint64_t xcr0, uint32_t leaf,
+                 uint32_t sub, uint32_t r[4]);
 
 #endif

@@ -882,3 +882,66 @@ size_t insn_format(const struct insn *in, char *buf, size_t n)
     buf[s.len] = '\0';
     return s.len;
 }
+
+int insn_linear_address(const struct insn *in, const struct insn_regs *regs, bool is_write, uint64_t *lin)
+{
+    if (!in || !regs || !lin)
+        return INSN_ERR_ARG;
+    uint64_t amask = in->addrsize == 2 ? 0xffffull : in->addrsize == 4 ? 0xffffffffull : ~0ull;
+    uint64_t ea = 0;
+    int seg = INSN_SEG_DS;
+    if (in->op == INSN_OP_STOS || in->op == INSN_OP_LODS || in->op == INSN_OP_MOVS) {
+        /* STOS writes ES:rDI; LODS reads DS:rSI; MOVS: the MMIO side. */
+        bool dst = in->op == INSN_OP_STOS || (in->op == INSN_OP_MOVS && is_write);
+        ea = regs->gpr[dst ? 7 : 6];
+        seg = dst ? INSN_SEG_ES : (in->seg != INSN_SEG_NONE ? in->seg : INSN_SEG_DS);
+    } else if (in->is_moffs) {
+        ea = in->moffs;
+        seg = in->seg != INSN_SEG_NONE ? in->seg : INSN_SEG_DS;
+    } else if (in->has_mem) {
+        unsigned mod = in->modrm >> 6, rm = in->modrm & 7;
+        if (in->addrsize == 2) {
+            static const int8_t base16[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };  /* BX BX BP BP SI DI BP BX */
+            static const int8_t index16[8] = { 6, 7, 6, 7, -1, -1, -1, -1 }; /* SI DI SI DI */
+            if (!(mod == 0 && rm == 6)) {
+                ea = regs->gpr[base16[rm]];
+                if (index16[rm] >= 0)
+                    ea += regs->gpr[index16[rm]];
+                if (rm == 2 || rm == 3 || rm == 6)
+                    seg = INSN_SEG_SS;
+            }
+            ea += (uint64_t)(int64_t)in->disp;
+        } else {
+            unsigned rex_b = (in->rex >> 0) & 1, rex_x = (in->rex >> 1) & 1;
+            if (in->rip_relative) {
+                ea = regs->rip + in->len;
+            } else if (in->has_sib) {
+                unsigned base = in->sib & 7, index = ((in->sib >> 3) & 7) | rex_x << 3, scale = in->sib >> 6;
+                if (!(mod == 0 && base == 5)) {
+                    ea = regs->gpr[base | rex_b << 3];
+                    if (base == 4 || base == 5)
+                        seg = INSN_SEG_SS;
+                }
+                if (index != 4)
+                    ea += regs->gpr[index] << scale;
+            } else if (!(mod == 0 && rm == 5)) {
+                ea = regs->gpr[rm | rex_b << 3];
+                if (rm == 4 || rm == 5)
+                    seg = INSN_SEG_SS;
+            }
+            ea += (uint64_t)(int64_t)in->disp;
+        }
+        if (in->seg != INSN_SEG_NONE)
+            seg = in->seg;
+    } else {
+        return INSN_ERR_ARG;
+    }
+    ea &= amask;
+    uint64_t base = regs->seg_base[seg];
+    if (in->mode == CPU_MODE_64 && seg != INSN_SEG_FS && seg != INSN_SEG_GS)
+        base = 0;
+    *lin = base + ea;
+    if (in->mode != CPU_MODE_64)
+        *lin &= 0xffffffffull;
+    return 0;
+}

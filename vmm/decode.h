@@ -229,6 +229,15 @@ struct insn_mem_ops {
 int insn_emulate(const struct insn *in, struct insn_regs *regs, uint64_t mmio_gpa, bool is_write,
                  const struct insn_mem_ops *ops, void *ctx);
 
+/* The guest-linear address of the instruction's memory operand (ModR/M,
+ * moffs, or for string forms the MMIO side chosen by is_write as in
+ * insn_emulate), from the registers before the instruction: effective
+ * address per the addressing form (SDM Vol. 2A, 2.1.5; Vol. 1, 3.7.5),
+ * truncated to the address size, plus the segment base (in 64-bit mode only
+ * FS and GS have one). Used to find where an access that straddles into an
+ * MMIO page really starts. Returns 0 or INSN_ERR_ARG. */
+int insn_linear_address(const struct insn *in, const struct insn_regs *regs, bool is_write, uint64_t *lin);
+
 /* A static name for an INSN_ERR_* code ("truncated", ...); "callback error"
  * for other negative values. */
 const char *insn_error_name(int err);

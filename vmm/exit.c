@@ -11,7 +11,7 @@
 static void exit_cpuid(struct vcpu *v)
 {
     uint32_t r[4];
-    cpuid_guest(v->vm->cpu, v->vm->tsc_hz, v->cr4_shadow, (uint32_t)v->regs.rax, (uint32_t)v->regs.rcx, r);
+    cpuid_guest(v->vm->cpu, v->vm->tsc_hz, vcpu_guest_cr4(v), v->xcr0, (uint32_t)v->regs.rax, (uint32_t)v->regs.rcx, r);
     v->regs.rax = r[0];
     v->regs.rbx = r[1];
     v->regs.rcx = r[2];

@@ -40,7 +40,6 @@ static void write_cr0(struct vcpu *v, uint64_t val)
         vmwrite(VMCS_GUEST_EFER, v->efer);
         vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) & ~ENTRY_IA32E_GUEST);
     }
-    v->cr0_shadow = val;
     vmwrite(VMCS_CR0_SHADOW, val);
     vmwrite(VMCS_GUEST_CR0, real);
 }
@@ -56,7 +55,6 @@ static void write_cr4(struct vcpu *v, uint64_t val)
     uint64_t old = vmread(VMCS_GUEST_CR4);
     vmwrite(VMCS_GUEST_CR4, (val & ~v->cr4_host_owned) | (old & v->cr4_host_owned & ~v->vm->cpu_cr4_allowed) |
                                 (val & v->cr4_host_owned & v->vm->cpu_cr4_allowed));
-    v->cr4_shadow = val;
     vmwrite(VMCS_CR4_SHADOW, val);
 }
 
@@ -88,7 +86,8 @@ void exit_cr_access(struct vcpu *v)
         break;
     case 3: { /* LMSW: loads CR0 bits 0-3, can set but not clear PE */
         uint64_t src = (q >> 16) & 0xf;
-        uint64_t val = (v->cr0_shadow & ~0xeull) | (src & 0xe) | ((v->cr0_shadow | src) & 1);
+        uint64_t cr0 = vcpu_guest_cr0(v);
+        uint64_t val = (cr0 & ~0xfull) | (src & 0xe) | ((cr0 | src) & 1);
         write_cr0(v, val);
         break;
     }
@@ -106,7 +105,7 @@ void exit_xsetbv(struct vcpu *v)
      * and only components the CPU model offers. */
     uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
     uint64_t allowed = v->vm->cpu->xcr0;
-    if (!(v->cr4_shadow & CR4_OSXSAVE) || !allowed) {
+    if (!(vcpu_guest_cr4(v) & CR4_OSXSAVE) || !allowed) {
         vcpu_inject_ud(v);
         return;
     }

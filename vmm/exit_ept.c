@@ -20,17 +20,51 @@ struct mmio_ctx {
     struct guest_paging pg;
 };
 
+/* An access that starts in RAM and runs into the MMIO page (or the other
+ * way round) is split: the RAM bytes go to memory, the rest to the
+ * platform, as the bus would split it. */
+static bool all_mmio(struct mmio_ctx *m, uint64_t gpa, unsigned size)
+{
+    for (unsigned i = 0; i < size; i++)
+        if (guest_ram_contains(&m->v->vm->mem, gpa + i, 1))
+            return false;
+    return true;
+}
+
 static int mmio_read(void *c, uint64_t gpa, unsigned size, uint64_t *val)
 {
     struct mmio_ctx *m = c;
-    platform_mmio(m->v->vm, gpa, size, false, val);
+    if (all_mmio(m, gpa, size)) {
+        platform_mmio(m->v->vm, gpa, size, false, val);
+        return 0;
+    }
+    uint64_t v = 0;
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t b = 0;
+        if (guest_ram_contains(&m->v->vm->mem, gpa + i, 1))
+            guest_read(&m->v->vm->mem, gpa + i, &b, 1);
+        else
+            platform_mmio(m->v->vm, gpa + i, 1, false, &b);
+        v |= (b & 0xff) << (8 * i);
+    }
+    *val = v;
     return 0;
 }
 
 static int mmio_write(void *c, uint64_t gpa, unsigned size, uint64_t val)
 {
     struct mmio_ctx *m = c;
-    platform_mmio(m->v->vm, gpa, size, true, &val);
+    if (all_mmio(m, gpa, size)) {
+        platform_mmio(m->v->vm, gpa, size, true, &val);
+        return 0;
+    }
+    for (unsigned i = 0; i < size; i++) {
+        uint64_t b = (val >> (8 * i)) & 0xff;
+        if (guest_ram_contains(&m->v->vm->mem, gpa + i, 1))
+            guest_write(&m->v->vm->mem, gpa + i, &b, 1);
+        else
+            platform_mmio(m->v->vm, gpa + i, 1, true, &b);
+    }
     return 0;
 }
 
@@ -97,7 +131,16 @@ void exit_ept_violation(struct vcpu *v)
     regs.seg_base[INSN_SEG_DS] = vmread(VMCS_GUEST_DS_BASE);
     regs.seg_base[INSN_SEG_FS] = vmread(VMCS_GUEST_FS_BASE);
     regs.seg_base[INSN_SEG_GS] = vmread(VMCS_GUEST_GS_BASE);
-    r = insn_emulate(&in, &regs, gpa, (q & Q_WRITE) != 0, &ops, &ctx);
+    /* The exit names the first byte outside RAM; an operand that began in
+     * the RAM page before it starts earlier (SDM Vol. 3: the guest-physical
+     * address is that of the access that faulted, not of the operand). */
+    uint64_t op_gpa = gpa, lin_op;
+    if (insn_linear_address(&in, &regs, (q & Q_WRITE) != 0, &lin_op) == 0) {
+        uint64_t g;
+        if (guest_translate(&v->vm->mem, &ctx.pg, lin_op, false, &g, NULL) == 0 && g < gpa && gpa - g < 16)
+            op_gpa = g;
+    }
+    r = insn_emulate(&in, &regs, op_gpa, (q & Q_WRITE) != 0, &ops, &ctx);
     if (r) {
         char what[64];
         insn_format(&in, what, sizeof(what));

@@ -70,7 +70,7 @@ void exit_io(struct vcpu *v)
         }
         platform_io_out(v->vm, port, size, val);
     }
-    uint64_t step = (vmread(VMCS_GUEST_RFLAGS) & RFLAGS_DF) ? (uint64_t)-size : size;
+    uint64_t step = (vmread(VMCS_GUEST_RFLAGS) & RFLAGS_DF) ? -(uint64_t)size : size;
     *idx = (*idx & ~amask) | ((*idx + step) & amask);
     if (rep) {
         uint64_t c = ((v->regs.rcx & amask) - 1) & amask;

@@ -130,7 +130,7 @@ static int msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
     case MSR_TSC:
         /* Changing the TSC would make virtual time guest-writable; no OS
          * ftvisor runs needs it. Refused with a report. */
-        vm_report_once(v->vm, 0x10000000 | msr, "guest wrote IA32_TSC (ignored)");
+        vm_report_once(v->vm, REPORT_TSC_WRITE, msr, "guest wrote IA32_TSC (ignored)");
         return 0;
     default:
         return platform_msr_write(v->vm, msr, val);
@@ -142,7 +142,7 @@ void exit_rdmsr(struct vcpu *v)
     uint32_t msr = (uint32_t)v->regs.rcx;
     uint64_t val = 0;
     if (msr_read(v, msr, &val)) {
-        vm_report_once(v->vm, 0x20000000 ^ msr, "guest read MSR 0x%x, which its CPU model lacks: #GP", msr);
+        vm_report_once(v->vm, REPORT_MSR_READ, msr, "guest read MSR 0x%x, which its CPU model lacks: #GP", msr);
         vcpu_inject_gp(v);
         return;
     }
@@ -156,7 +156,7 @@ void exit_wrmsr(struct vcpu *v)
     uint32_t msr = (uint32_t)v->regs.rcx;
     uint64_t val = (v->regs.rdx << 32) | (uint32_t)v->regs.rax;
     if (msr_write(v, msr, val)) {
-        vm_report_once(v->vm, 0x30000000 ^ msr, "guest wrote 0x%llx to MSR 0x%x: refused with #GP",
+        vm_report_once(v->vm, REPORT_MSR_WRITE, msr, "guest wrote 0x%llx to MSR 0x%x: refused with #GP",
                        (unsigned long long)val, msr);
         vcpu_inject_gp(v);
         return;

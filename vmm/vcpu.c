@@ -202,8 +202,6 @@ static void set_seg(uint32_t sel_f, uint16_t sel, uint64_t base, uint32_t limit,
 static void common_guest_state(struct vcpu *v, uint64_t cr0)
 {
     memset(&v->regs, 0, sizeof(v->regs));
-    v->cr0_shadow = cr0;
-    v->cr4_shadow = 0;
     v->efer = 0;
     vmwrite(VMCS_GUEST_CR0, cr0 | (v->cr0_host_owned & rdcap(MSR_VMX_CR0_FIXED0)));
     vmwrite(VMCS_CR0_SHADOW, cr0);
@@ -280,6 +278,16 @@ void vcpu_set_protected_flat(struct vcpu *v, uint32_t eip, uint32_t esi, uint32_
     v->regs.rsi = esi;
 }
 
+uint64_t vcpu_guest_cr0(struct vcpu *v)
+{
+    return (vmread(VMCS_GUEST_CR0) & ~v->cr0_host_owned) | (vmread(VMCS_CR0_SHADOW) & v->cr0_host_owned);
+}
+
+uint64_t vcpu_guest_cr4(struct vcpu *v)
+{
+    return (vmread(VMCS_GUEST_CR4) & ~v->cr4_host_owned) | (vmread(VMCS_CR4_SHADOW) & v->cr4_host_owned);
+}
+
 uint64_t *vcpu_gpr(struct vcpu *v, unsigned i)
 {
     static uint64_t sink;
@@ -341,9 +349,9 @@ void vcpu_dump(struct vcpu *v, const char *why)
     kprintf("  RSI=%016llx RDI=%016llx RBP=%016llx R8 =%016llx\n", (unsigned long long)v->regs.rsi,
             (unsigned long long)v->regs.rdi, (unsigned long long)v->regs.rbp, (unsigned long long)v->regs.r8);
     kprintf("  CR0=%016llx (guest sees %016llx) CR3=%016llx CR4=%016llx (guest sees %016llx)\n",
-            (unsigned long long)vmread(VMCS_GUEST_CR0), (unsigned long long)v->cr0_shadow,
+            (unsigned long long)vmread(VMCS_GUEST_CR0), (unsigned long long)vcpu_guest_cr0(v),
             (unsigned long long)vmread(VMCS_GUEST_CR3), (unsigned long long)vmread(VMCS_GUEST_CR4),
-            (unsigned long long)v->cr4_shadow);
+            (unsigned long long)vcpu_guest_cr4(v));
     kprintf("  EFER=%016llx CS=%04llx base %llx ar %llx  SS=%04llx  CR2=%016llx\n",
             (unsigned long long)vmread(VMCS_GUEST_EFER), (unsigned long long)vmread(VMCS_GUEST_CS_SEL),
             (unsigned long long)vmread(VMCS_GUEST_CS_BASE), (unsigned long long)vmread(VMCS_GUEST_CS_AR),

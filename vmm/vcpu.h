@@ -34,8 +34,8 @@ struct vcpu {
     uint32_t exit_insn_len;
     uint64_t rip, rsp, rflags;
 
-    /* CR0/CR4 as the guest believes them (read shadows). */
-    uint64_t cr0_shadow, cr4_shadow;
+    /* CR0/CR4 bits the hypervisor owns (guest/host masks); the guest sees
+     * those bits from the read shadows, the rest from the real register. */
     uint64_t cr0_host_owned, cr4_host_owned;
     uint64_t efer;
     uint64_t xcr0;
@@ -88,6 +88,10 @@ void vcpu_inject_exception(struct vcpu *v, uint8_t vector, bool has_err, uint32_
 #define vcpu_inject_ud(v) vcpu_inject_exception((v), 6, false, 0)
 uint64_t *vcpu_gpr(struct vcpu *v, unsigned index); /* SDM register number 0-15; 4 = RSP */
 void vcpu_stop(struct vcpu *v, enum vcpu_stop why, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* CR0 and CR4 as the guest reads them (SDM Vol. 3, "Guest/Host Masks and
+ * Read Shadows for CR0 and CR4"). */
+uint64_t vcpu_guest_cr0(struct vcpu *v);
+uint64_t vcpu_guest_cr4(struct vcpu *v);
 /* The guest's paging registers, for walking its page tables. */
 void vcpu_paging(struct vcpu *v, struct guest_paging *pg);
 /* Full register dump on the consoles (reports). */

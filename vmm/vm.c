@@ -43,12 +43,13 @@ void vm_console_out(struct vm *vm, uint8_t byte)
 void vm_update_devices(struct vm *vm) { platform_tick(vm, vm_now(vm)); }
 
 #define REPORT_SLOTS 64
-static uint32_t reported[REPORT_SLOTS];
+static uint64_t reported[REPORT_SLOTS];
 static unsigned nreported;
 
-void vm_report_once(struct vm *vm, uint32_t key, const char *fmt, ...)
+void vm_report_once(struct vm *vm, enum report_kind kind, uint64_t what, const char *fmt, ...)
 {
     (void)vm;
+    uint64_t key = (uint64_t)kind << 56 | (what & 0x00ffffffffffffffull);
     for (unsigned i = 0; i < nreported; i++)
         if (reported[i] == key)
             return;
@@ -98,7 +99,7 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     if (vcpu_init(&vm->vcpu, vm, caps, err, n))
         return -1;
     vm->config = *c;
-    if (vm_boot(vm, err, n))
+    if (vm_boot(vm, true, err, n))
         return -1;
     vm->in->start(vm->in_ctx);
     vm->created = true;
@@ -108,12 +109,12 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
 /* Power-on (and reset): zeroed RAM, fresh devices, the guest image loaded
  * again and the vCPU at its start state. Deterministic: the same config
  * gives the same initial state on every host. */
-int vm_boot(struct vm *vm, char *err, size_t n)
+int vm_boot(struct vm *vm, bool cold, char *err, size_t n)
 {
     const struct vm_config *c = &vm->config;
     char why[160];
     guest_mem_clear(&vm->mem);
-    platform_init(vm, c->epoch_seconds);
+    platform_init(vm, c->epoch_seconds, cold);
     static uint8_t tables[ACPI_TABLES_SIZE];
     acpi_tables_build(tables);
     guest_write(&vm->mem, ACPI_TABLES_BASE, tables, sizeof(tables));
@@ -213,7 +214,7 @@ bool vm_run_slice(struct vm *vm, uint64_t max_exits)
             vm->resets++;
             log_info("vmm", "the guest reset its machine (reset #%llu): booting it again",
                      (unsigned long long)vm->resets);
-            if (vm_boot(vm, err, sizeof(err))) {
+            if (vm_boot(vm, false, err, sizeof(err))) {
                 vcpu_stop(v, VCPU_STOP_FAILED, "guest reboot failed: %s", err);
             } else {
                 v->halted = false;

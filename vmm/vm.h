@@ -77,7 +77,7 @@ extern struct vm the_vm;
 /* Build the VM: memory, platform, ACPI tables, the loaded guest and its
  * vCPU. Returns 0 or -1 with the reason in err. */
 int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config *c, char *err, size_t n);
-int vm_boot(struct vm *vm, char *err, size_t n);
+int vm_boot(struct vm *vm, bool cold, char *err, size_t n);
 /* Run the vCPU for up to max_exits exits (returns early when it halts or
  * the host has work). Returns true when the guest made progress. When it
  * stops, reports "guest exited: ..." and tells the vm_events sink. */
@@ -95,7 +95,18 @@ void vm_update_devices(struct vm *vm);     /* advance device timers to now */
 
 /* The console byte sink and exit notification (to vm_events). */
 void vm_console_out(struct vm *vm, uint8_t byte);
-/* Report something odd the guest did, once per kind (key). */
-void vm_report_once(struct vm *vm, uint32_t key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Report something odd the guest did, once per (kind, what). */
+enum report_kind {
+    REPORT_MSR_READ = 1,
+    REPORT_MSR_WRITE,
+    REPORT_PORT_IN,
+    REPORT_PORT_OUT,
+    REPORT_MEM_READ,
+    REPORT_MEM_WRITE,
+    REPORT_TSC_WRITE,
+    REPORT_APIC_MOVE,
+};
+void vm_report_once(struct vm *vm, enum report_kind kind, uint64_t what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif

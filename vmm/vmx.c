@@ -57,6 +57,13 @@ int vmx_enable(const struct vmx_caps *caps, char *err, size_t n)
     rdmsr_safe(MSR_VMX_CR4_FIXED0, &f0);
     rdmsr_safe(MSR_VMX_CR4_FIXED1, &f1);
     write_cr4(((read_cr4() | CR4_VMXE) | f0) & f1);
+    /* CR4.OSXSAVE on the host: XSETBV, which sets the guest's XCR0 from
+     * its exit handler, raises #UD without it (SDM Vol. 2C, XSETBV). The
+     * host itself never uses XSAVE state. */
+    uint32_t a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    if (c & (1u << 26))
+        write_cr4(read_cr4() | (1ull << 18));
 
     uint64_t region = pmm_alloc(1, 1);
     memset(phys_to_virt(region), 0, PAGE_SIZE);

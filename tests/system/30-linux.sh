@@ -36,3 +36,14 @@ expect "guest exit reported" 'vmm: guest exited: 0 \(ACPI power-off\) after [0-9
 expect_not "no guest stopped by ftvisor" 'guest stopped: (unhandled|VM entry failed|cannot emulate)'
 expect_last "host powers off after the guest" '^ftvisor: power-off: guest exited$'
 expect_rc "launcher: clean power-off" 0
+
+# The same kernel on the x86-64-v3 CPU model: XSAVE with AVX state, set up
+# by Linux through CR4.OSXSAVE and XSETBV.
+sed -i 's/^memory_mb = 128$/memory_mb = 128\ncpu_model = x86-64-v3/' "$WORK/linux/ftvisor.conf"
+"$ROOT/tools/mkimage" --conf "$WORK/linux/ftvisor.conf" --out "$WORK/linux-v3.img" > /dev/null
+boot bochs linux-v3 --timeout 300
+expect "v3: AVX state through XSAVE" "guest: .*x86/fpu: Supporting XSAVE feature 0x004: 'AVX registers'"
+expect "v3: AVX2 offered" 'guest: guest: cpuinfo: flags.* avx2 '
+expect "v3: workload finished" 'guest: guest: workload hello finished'
+expect "v3: guest exit reported" 'vmm: guest exited: 0 \(ACPI power-off\)'
+expect_rc "v3: launcher: clean power-off" 0

@@ -47,7 +47,7 @@ static void lapic_nmi(void *ctx)
 
 static void uart_tx(void *ctx, uint8_t byte) { vm_console_out(ctx, byte); }
 
-void platform_init(struct vm *vm, uint64_t epoch_seconds)
+void platform_init(struct vm *vm, uint64_t epoch_seconds, bool cold)
 {
     struct platform *p = &vm->plat;
     for (unsigned i = 0; i < 16; i++)
@@ -55,7 +55,8 @@ void platform_init(struct vm *vm, uint64_t epoch_seconds)
     p->pic_intr = (struct irq_out){ pic_intr, p, 0 };
     vpic_init(&p->pic, &p->pic_intr);
     vpit_init(&p->pit, &p->isa_irq[0]);
-    vrtc_init(&p->rtc, &p->isa_irq[8], epoch_seconds);
+    if (cold)
+        vrtc_init(&p->rtc, &p->isa_irq[8], epoch_seconds);
     vuart_init(&p->com1, &p->isa_irq[4], uart_tx, vm);
     struct vlapic_cb cb = { lapic_eoi, lapic_nmi, vm };
     /* The APIC timer runs at the TSC's crystal rate (CPUID leaf 0x15). */
@@ -140,7 +141,7 @@ static uint8_t in8(struct vm *vm, uint16_t port)
                 return (uint8_t)(pm_timer(vm) >> (8 * (off - 8)));
             return 0;
         }
-        vm_report_once(vm, 0x40000000u | port, "guest read unassigned I/O port 0x%x: reads as 0xff", port);
+        vm_report_once(vm, REPORT_PORT_IN, port, "guest read unassigned I/O port 0x%x: reads as 0xff", port);
         return 0xff;
     }
 }
@@ -205,7 +206,7 @@ static void out8(struct vm *vm, uint16_t port, uint8_t v)
         }
         return;
     }
-    vm_report_once(vm, 0x50000000u | port, "guest wrote 0x%x to unassigned I/O port 0x%x: dropped", v, port);
+    vm_report_once(vm, REPORT_PORT_OUT, port, "guest wrote 0x%x to unassigned I/O port 0x%x: dropped", v, port);
 }
 
 void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val)
@@ -275,7 +276,7 @@ void platform_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
     }
     /* Nothing decodes this address: an unclaimed bus cycle reads all ones
      * and a write goes nowhere. Reported once per 4 KiB page. */
-    vm_report_once(vm, 0x60000000u ^ (uint32_t)(gpa >> 12),
+    vm_report_once(vm, write ? REPORT_MEM_WRITE : REPORT_MEM_READ, gpa >> 12,
                    "guest %s guest-physical 0x%llx, where nothing is mapped: %s", write ? "wrote" : "read",
                    (unsigned long long)gpa, write ? "write dropped" : "reads all ones");
     if (!write)
@@ -306,7 +307,7 @@ int platform_msr_write(struct vm *vm, uint32_t msr, uint64_t val)
     if (msr == VLAPIC_MSR_APIC_BASE) {
         int r = vlapic_base_write(&p->lapic, val, vm_now(vm));
         if (r == VLAPIC_GP_RELOCATE)
-            vm_report_once(vm, 0x70000001u, "guest tried to move its local APIC to 0x%llx: #GP",
+            vm_report_once(vm, REPORT_APIC_MOVE, 0, "guest tried to move its local APIC to 0x%llx: #GP",
                            (unsigned long long)(val & ~0xfffull));
         return r < 0 ? -1 : 0;
     }

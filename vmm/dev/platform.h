@@ -41,7 +41,9 @@ struct platform {
     uint64_t nmi_count;
 };
 
-void platform_init(struct vm *vm, uint64_t epoch_seconds);
+/* cold: power-on. A reset (cold = false) keeps the battery-backed RTC and
+ * CMOS RAM, as on a PC. */
+void platform_init(struct vm *vm, uint64_t epoch_seconds, bool cold);
 void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val);
 void platform_io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val);
 /* Guest-physical accesses outside RAM. */
