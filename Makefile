@@ -42,7 +42,7 @@ $(LWIP_DIR)/ORIGIN: tools/fetch-lwip tools/apt-source
 	tools/fetch-lwip $(LWIP_DIR)
 
 LIBFDT_SRCS := fdt fdt_ro fdt_rw fdt_sw fdt_wip fdt_strerror fdt_empty_tree
-LWIP_SRCS := core/init core/def core/inet_chksum core/ip core/mem core/memp core/netif core/pbuf \
+LWIP_SRCS := core/init core/def core/inet_chksum core/ip core/mem core/memp core/netif core/pbuf core/raw \
              core/stats core/sys core/tcp core/tcp_in core/tcp_out core/timeouts core/udp \
              core/ipv4/etharp core/ipv4/icmp core/ipv4/ip4 core/ipv4/ip4_addr core/ipv4/ip4_frag \
              netif/ethernet
@@ -216,6 +216,8 @@ UNIT_vpit_SRCS    := vmm/dev/pit.c
 UNIT_vrtc_SRCS    := vmm/dev/rtc.c
 UNIT_vlapic_SRCS  := vmm/dev/lapic.c
 UNIT_vioapic_SRCS := vmm/dev/ioapic.c
+UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c
+UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -227,11 +229,26 @@ $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UN
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(UCFLAGS) -o $@ $< $(UNIT_$*_SRCS)
 
+# ------------------------------------------------------------- fuzzing ----
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c with FUZZ_NAME_SRCS; tests/run
+# gives each a bounded run (FTVISOR_FUZZ_RUNS, default 200000 inputs).
+FUZZCC      := clang
+FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+               -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit -Wall -Wno-unused-parameter
+FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c
+FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(BUILD)/tests/fuzz
+.PHONY: fuzz-tests
+fuzz-tests: $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TESTS))
+$(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*_SRCS)
+
 # ------------------------------------------------------- run and test ----
 run: deps all
 	tools/demo
 
-test: deps all unit-tests guests guest-linux $(BUILD)/tools/fbtext
+test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext
 	tests/run
 
 bench: deps all

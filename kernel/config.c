@@ -54,6 +54,8 @@ static const struct keydef debug_keys[] = {
     { "exit_port", K_PORT, F(struct cfg_debug, exit_port), 1, 0xffff, NULL, false },
     { "log_level", K_ENUM, F(struct cfg_debug, log_level), 0, 0, log_level_names, false },
     { "fault_test", K_ENUM, F(struct cfg_debug, fault_test), 0, 0, fault_names, false },
+    { "uptime_ms", K_U32, F(struct cfg_debug, uptime_ms), 100, 86400000, NULL, false },
+    { "channel_test_mb", K_U32, F(struct cfg_debug, channel_test_mb), 1, 4096, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 
@@ -69,7 +71,7 @@ static const struct {
     { "debug", S_DEBUG, debug_keys, false },
 };
 #define NSECTIONS (int)(sizeof(sections) / sizeof(sections[0]))
-#define MAX_KEYS 8
+#define MAX_KEYS 16
 
 struct parser {
     struct config *cfg;

@@ -68,6 +68,12 @@ struct cfg_debug {
     uint16_t exit_port; /* 0: none; QEMU isa-debug-exit port in tests */
     enum cfg_log_level log_level;
     enum cfg_fault_test fault_test;
+    /* Power off after this long (0: never); also keeps a host without a
+     * guest (or without VT-x) up that long, for network tests. */
+    uint32_t uptime_ms;
+    /* Stream this many MiB of test frames over the logging channel to the
+     * other host and verify them (network tests and benchmarks). */
+    uint32_t channel_test_mb;
 };
 
 struct config {

@@ -9,7 +9,11 @@
 
 const struct config *kernel_config(void);
 const struct bootinfo *kernel_bootinfo(void);
-/* This host's [host] section. */
+/* The NIC drivers report the MACs they found; this host is the [host]
+ * with one of them (or with a MAC the firmware saw). Stops the boot with a
+ * config error when none matches. */
+void kernel_identify_host(const uint8_t (*macs)[6], int n);
+/* This host's [host] section (NULL until identified). */
 const struct cfg_host *kernel_this_host(void);
 /* A file the loader read for a config key ("kernel", "initrd", ...), or
  * NULL when the config names none. */

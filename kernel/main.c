@@ -33,6 +33,32 @@ const struct config *kernel_config(void) { return &cfg; }
 const struct bootinfo *kernel_bootinfo(void) { return &bi; }
 const struct cfg_host *kernel_this_host(void) { return this_host >= 0 ? &cfg.hosts[this_host] : NULL; }
 
+static void config_fail(const char *msg) __attribute__((noreturn));
+static void print_config(void);
+
+void kernel_identify_host(const uint8_t (*macs)[6], int n)
+{
+    if (this_host >= 0)
+        return;
+    /* The firmware's MACs and the drivers' together. */
+    uint8_t all[BI_MAX_NICS + 8][6];
+    int k = 0;
+    for (uint32_t i = 0; i < bi.nnics && k < BI_MAX_NICS + 8; i++)
+        memcpy(all[k++], bi.nic_mac[i], 6);
+    for (int i = 0; i < n && k < BI_MAX_NICS + 8; i++) {
+        bool dup = false;
+        for (int j = 0; j < k; j++)
+            dup |= memcmp(all[j], macs[i], 6) == 0;
+        if (!dup)
+            memcpy(all[k++], macs[i], 6);
+    }
+    char err[CFG_ERR_MAX];
+    this_host = config_find_host(&cfg, (const uint8_t(*)[6])all, k, err, sizeof(err));
+    if (this_host < 0)
+        config_fail(err);
+    print_config();
+}
+
 const struct bi_file *kernel_file(const char *key)
 {
     for (uint32_t i = 0; i < bi.nfiles; i++)
@@ -56,7 +82,7 @@ static int prefix_len(uint32_t mask)
 
 /* A config error stops the boot: the message on both consoles, then a
  * clean power-off so unattended machines and emulators end. */
-static void __attribute__((noreturn)) config_fail(const char *msg)
+static void config_fail(const char *msg)
 {
     log_error("config", "%s", msg);
     kprintf("%s\n", msg);
@@ -89,11 +115,23 @@ static void load_config(void)
     log_set_level((enum log_level)cfg.debug.log_level);
     power_set_exit_port(cfg.debug.exit_port);
 
+    /* This host: by [debug] host, or by the MAC of a NIC the firmware saw;
+     * otherwise the NIC drivers decide (kernel_identify_host()). */
     this_host = config_find_host(&cfg, (const uint8_t(*)[6])bi.nic_mac, (int)bi.nnics, err, sizeof(err));
-    if (this_host < 0)
+    if (this_host < 0 && cfg.debug.host[0])
         config_fail(err);
+    print_config();
+}
 
+/* The config's summary, once this host is known. */
+static void print_config(void)
+{
     char ip[16], gw[16];
+    if (this_host < 0) {
+        log_info("config", "%s parsed; this host will be found by the MAC of a NIC (%u seen by the firmware)",
+                 cfg.file, bi.nnics);
+        return;
+    }
     log_info("config", "%s: %d host%s, pair %s, guest %s", cfg.file, cfg.nhosts, cfg.nhosts == 1 ? "" : "s",
              cfg.pair.present ? "configured" : "not configured", cfg.guest.present ? "configured" : "none");
     for (int i = 0; i < cfg.nhosts; i++) {
@@ -197,7 +235,10 @@ void kernel_main(uint64_t fdt_phys)
             s->init();
 
     log_info("ftvisor", "boot complete in %llu ms; entering the main loop", (unsigned long long)(clock_ns() / 1000000));
+    uint64_t deadline = cfg.debug.uptime_ms ? (uint64_t)cfg.debug.uptime_ms * 1000000 : 0;
     for (;;) {
+        if (deadline && clock_ns() >= deadline)
+            power_off("uptime_ms reached");
         bool busy = false;
         for (const struct service *s = __services_start; s < __services_end; s++)
             if (s->poll)

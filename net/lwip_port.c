@@ -1,14 +1,12 @@
 /* The glue lwIP needs from the kernel (NO_SYS=1): a millisecond clock,
  * diagnostics, assertions and a random source. */
 #include "lwip/opt.h"
-#include "lwip/init.h"
 #include "lwip/sys.h"
 #include "../kernel/clock.h"
 #include "../kernel/cpu.h"
 #include "../kernel/format.h"
 #include "../kernel/log.h"
 #include "../kernel/panic.h"
-#include "../kernel/service.h"
 #include <stdarg.h>
 
 u32_t sys_now(void) { return (u32_t)(clock_ns() / 1000000); }
@@ -40,12 +38,3 @@ uint32_t lwip_port_rand(void)
     s ^= s << 17;
     return (uint32_t)(s >> 16);
 }
-
-static void net_init(void)
-{
-    lwip_init();
-    log_info("net", "lwIP %d.%d.%d initialised (NO_SYS, raw API)", LWIP_VERSION_MAJOR, LWIP_VERSION_MINOR,
-             LWIP_VERSION_REVISION);
-}
-
-SERVICE(20, net, net_init, NULL);

@@ -23,9 +23,13 @@ static void vmm_init(void)
     vmx_caps_read(&caps);
     if (caps.under_hypervisor)
         log_info("vmx", "running under a hypervisor (CPUID signature \"%s\")", caps.hypervisor);
+    const struct config *cfg = kernel_config();
     if (!caps.present) {
         log_info("vmx", "not available: this CPU cannot run guests");
-        power_off("no VT-x on this CPU");
+        if (!cfg->debug.uptime_ms)
+            power_off("no VT-x on this CPU");
+        log_info("vmm", "no guest; the host stays up for %u ms ([debug] uptime_ms)", cfg->debug.uptime_ms);
+        return;
     }
     char line[200];
     vmx_caps_format(&caps, line, sizeof(line));
@@ -39,10 +43,12 @@ static void vmm_init(void)
                          "enable \"Intel Virtualization Technology\" in the firmware setup");
         power_off("VT-x disabled by firmware");
     }
-    const struct config *cfg = kernel_config();
     if (!cfg->guest.present) {
         log_info("vmm", "no [guest] in %s: nothing to run", cfg->file);
-        power_apply(cfg->debug.on_guest_exit, "no guest configured");
+        if (!cfg->debug.uptime_ms)
+            power_apply(cfg->debug.on_guest_exit, "no guest configured");
+        log_info("vmm", "the host stays up for %u ms ([debug] uptime_ms)", cfg->debug.uptime_ms);
+        return;
     }
     if (!caps.ept || !caps.ug || !caps.vpid) {
         log_error("vmx", "ftvisor needs EPT, unrestricted guest and VPID; this CPU lacks %s%s%s",

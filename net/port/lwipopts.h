@@ -13,7 +13,7 @@
 #define LWIP_ARP 1
 #define LWIP_ETHERNET 1
 #define LWIP_ICMP 1
-#define LWIP_RAW 0
+#define LWIP_RAW 1
 #define LWIP_UDP 1
 #define LWIP_TCP 1
 #define LWIP_DHCP 0
