@@ -157,3 +157,12 @@ int atoi(const char *s)
     int v = (int)strtoul(s, NULL, 10);
     return neg ? -v : v;
 }
+
+char *strstr(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncmp(hay, needle, n) == 0)
+            return (char *)hay;
+    return n ? NULL : (char *)hay;
+}
