@@ -19,10 +19,12 @@ expect "ACPI tables from the firmware" 'acpi: ACPI 2\.0\+, XSDT with [0-9]+ tabl
 expect "FADT power-off registers and \\_S5" 'acpi: FADT: PM1a_CNT port 0x[0-9a-f]+.*\\_S5 found'
 expect "framebuffer console" 'fbcon: framebuffer [0-9]+x[0-9]+ .* text console'
 # TCG's timers follow the host's wall clock, which a loaded CI machine
-# stretches: only require that the timer ticks at roughly the right rate.
+# stretches (ticks coalesce while QEMU is descheduled): require that the
+# timer ticks, at no more than the programmed rate and at least a fifth of
+# it. Bochs checks the exact rate (10-bochs-boot).
 t=$(value 'lapic: timer check: ([0-9]+) ticks in [0-9]+ ms')
 ms=$(value 'lapic: timer check: [0-9]+ ticks in ([0-9]+) ms')
-if [ -n "$t" ] && [ -n "$ms" ] && [ $((t * 10)) -ge $((ms * 6)) ] && [ $((t * 10)) -le $((ms * 14)) ]; then
+if [ -n "$t" ] && [ -n "$ms" ] && [ $((t * 5)) -ge "$ms" ] && [ $((t * 10)) -le $((ms * 12)) ]; then
     ok "LAPIC timer ticks ($t in $ms ms)"
 else
     notok "LAPIC timer ticks: '$t' ticks in '$ms' ms"
