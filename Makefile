@@ -93,6 +93,11 @@ $(BUILD)/tools/psf2c: tools/psf2c.c
 $(BUILD)/tools/fbtext: tools/fbtext.c $(BUILD)/gen/font.c
 	$(CC) -O2 -Wall -o $@ tools/fbtext.c $(BUILD)/gen/font.c
 
+# Host tool: the emulators' shared Ethernet link with fault injection.
+$(BUILD)/tools/ftlink: tools/ftlink.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
 $(BUILD)/gen/font.c: $(BUILD)/tools/psf2c | check-deps
 	@mkdir -p $(dir $@)
 	zcat $(FONT) > $(BUILD)/gen/font.psf
@@ -248,7 +253,7 @@ $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)
 run: deps all
 	tools/demo
 
-test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext
+test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink
 	tests/run
 
 bench: deps all

@@ -66,7 +66,23 @@ size_t frame_encode_header(uint8_t *out, size_t outlen, uint8_t type, uint16_t f
     return size;
 }
 
-size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct hmac_sha256_key *k)
+void frame_key_init(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE])
+{
+    hmac_sha256_key_init(&k->mac, key, FRAME_KEY_SIZE);
+    k->crc_hw = crc32c_hw_available();
+}
+
+void frame_key_wipe(struct frame_key *k)
+{
+    hmac_sha256_key_wipe(&k->mac);
+}
+
+static uint32_t frame_crc(const struct frame_key *k, const uint8_t *p, size_t n)
+{
+    return k->crc_hw ? crc32c_hw(0, p, n) : crc32c_sw(0, p, n);
+}
+
+size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_key *k)
 {
     if (outlen < FRAME_HEADER)
         return 0;
@@ -76,19 +92,19 @@ size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct hmac_s
         return 0;
 
     struct hmac_sha256_ctx h;
-    hmac_sha256_init_key(&h, k);
+    hmac_sha256_init_key(&h, &k->mac);
     hmac_sha256_update(&h, out, FRAME_HEADER + (size_t)len);
     hmac_sha256_final(&h, out + FRAME_HEADER + len);
-    put_le32(out + size - FRAME_CRC_SIZE, crc32c(0, out, size - FRAME_CRC_SIZE));
+    put_le32(out + size - FRAME_CRC_SIZE, frame_crc(k, out, size - FRAME_CRC_SIZE));
     return size;
 }
 
 size_t frame_encode_trailer(uint8_t *out, size_t outlen, const uint8_t key[FRAME_KEY_SIZE])
 {
-    struct hmac_sha256_key k;
-    hmac_sha256_key_init(&k, key, FRAME_KEY_SIZE);
+    struct frame_key k;
+    frame_key_init(&k, key);
     size_t size = frame_encode_trailer_key(out, outlen, &k);
-    hmac_sha256_key_wipe(&k);
+    frame_key_wipe(&k);
     return size;
 }
 
@@ -109,7 +125,7 @@ size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, u
 
 void frame_decoder_set_key(struct frame_decoder *d, const uint8_t key[FRAME_KEY_SIZE])
 {
-    hmac_sha256_key_init(&d->key, key, FRAME_KEY_SIZE);
+    frame_key_init(&d->key, key);
 }
 
 void frame_decoder_reset(struct frame_decoder *d)
@@ -182,12 +198,12 @@ static int check_header(const uint8_t *h, size_t avail, size_t *need)
 /* CRC first (cheap, and catches a wrong length), then the HMAC. */
 static int check_frame(const struct frame_decoder *d, const uint8_t *h, size_t size)
 {
-    if (crc32c(0, h, size - FRAME_CRC_SIZE) != get_le32(h + size - FRAME_CRC_SIZE))
+    if (frame_crc(&d->key, h, size - FRAME_CRC_SIZE) != get_le32(h + size - FRAME_CRC_SIZE))
         return FRAME_ERR_CRC;
 
     uint8_t mac[FRAME_MAC_SIZE];
     struct hmac_sha256_ctx c;
-    hmac_sha256_init_key(&c, &d->key);
+    hmac_sha256_init_key(&c, &d->key.mac);
     hmac_sha256_update(&c, h, size - FRAME_TRAILER);
     hmac_sha256_final(&c, mac);
     if (!ct_equal(mac, h + size - FRAME_TRAILER, FRAME_MAC_SIZE))

@@ -64,13 +64,25 @@ size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, u
  * not fit); the caller writes the len payload bytes at out + FRAME_HEADER;
  * frame_encode_trailer() appends HMAC and CRC, taking the length from the
  * header, and returns the frame size (0 if outlen is too small for it). The
- * result is byte for byte what frame_encode() gives. The _key variant takes
- * a key prepared once with hmac_sha256_key_init(k, key, FRAME_KEY_SIZE) and
- * saves two SHA-256 compressions per frame. */
+ * result is byte for byte what frame_encode() gives. */
 size_t frame_encode_header(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
                            uint32_t len);
 size_t frame_encode_trailer(uint8_t *out, size_t outlen, const uint8_t key[FRAME_KEY_SIZE]);
-size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct hmac_sha256_key *k);
+
+/* A session key prepared once: the HMAC's inner and outer states (two
+ * SHA-256 compressions less per frame) and whether the CPU has the SSE4.2
+ * CRC32 instruction (one CPUID per session, not per frame: CPUID is
+ * serialising, and a VM exit when the hypervisor itself runs nested).
+ * Secret: frame_key_wipe() it when the session ends. */
+struct frame_key {
+    struct hmac_sha256_key mac;
+    bool crc_hw;
+};
+
+void frame_key_init(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE]);
+void frame_key_wipe(struct frame_key *k);
+/* frame_encode_trailer() with a prepared key: what a sender should use. */
+size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_key *k);
 
 /* A streaming decoder for one TCP byte stream. Counters are public and
  * only ever grow (init zeroes them; reset keeps them):
@@ -93,7 +105,7 @@ struct frame_decoder {
     /* Private. buf[off, have) is the candidate frame and what follows it;
      * done is the size of the frame delivered last (released on the next
      * call). The buffer must stay last (init does not clear it). */
-    struct hmac_sha256_key key;
+    struct frame_key key;
     size_t off, have, done;
     bool hunting;
     uint8_t buf[FRAME_MAX_SIZE];
