@@ -10,8 +10,6 @@
  * checks them against a bit-at-a-time CRC. */
 #include "crc32c.h"
 
-#include <string.h>
-
 static const uint32_t crc32c_table[8][256] = {
     { /* T0 */
         0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
@@ -426,7 +424,7 @@ uint32_t crc32c_hw(uint32_t crc, const void *buf, size_t len)
     }
     while (len >= 8) {
         uint64_t w;
-        memcpy(&w, p, 8);
+        __builtin_memcpy(&w, p, 8); /* a plain load, also under -ffreestanding */
         __asm__("crc32q %1, %0" : "+r"(c) : "rm"(w));
         p += 8;
         len -= 8;

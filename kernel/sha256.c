@@ -54,35 +54,41 @@ static inline void store_be32(uint8_t *p, uint32_t v)
 #define SSIG0(x) (ror(x, 7) ^ ror(x, 18) ^ ((x) >> 3))
 #define SSIG1(x) (ror(x, 17) ^ ror(x, 19) ^ ((x) >> 10))
 
-/* FIPS 180-4 6.2.2, for nblocks consecutive 64-byte blocks. The message
- * schedule W is kept as a 16-word ring: W[t] only needs W[t-2], W[t-7],
- * W[t-15] and W[t-16]. */
+/* One round of FIPS 180-4 6.2.2 step 3, with the working variables
+ * renamed instead of moved: the caller rotates the arguments, and after
+ * eight rounds they are back in place. */
+#define ROUND(a, b, c, d, e, f, g, h, t)                                       \
+    do {                                                                       \
+        uint32_t t1 = (h) + BSIG1(e) + CH(e, f, g) + sha256_k[t] + w[t];       \
+        uint32_t t2 = BSIG0(a) + MAJ(a, b, c);                                 \
+        (d) += t1;                                                             \
+        (h) = t1 + t2;                                                         \
+    } while (0)
+
+/* FIPS 180-4 6.2.2, for nblocks consecutive 64-byte blocks. */
 static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
 {
+    uint32_t w[64];
+
     while (nblocks--) {
-        uint32_t w[16];
+        /* Step 1: the message schedule */
+        for (int t = 0; t < 16; t++)
+            w[t] = load_be32(p + 4 * t);
+        for (int t = 16; t < 64; t++)
+            w[t] = SSIG1(w[t - 2]) + w[t - 7] + SSIG0(w[t - 15]) + w[t - 16];
+
+        /* Steps 2 to 4 */
         uint32_t a = h[0], b = h[1], c = h[2], d = h[3];
         uint32_t e = h[4], f = h[5], g = h[6], hh = h[7];
-
-        for (int t = 0; t < 64; t++) {
-            uint32_t wt;
-            if (t < 16) {
-                wt = load_be32(p + 4 * t);
-            } else {
-                uint32_t w2 = w[(t - 2) & 15], w15 = w[(t - 15) & 15];
-                wt = SSIG1(w2) + w[(t - 7) & 15] + SSIG0(w15) + w[t & 15];
-            }
-            w[t & 15] = wt;
-            uint32_t t1 = hh + BSIG1(e) + CH(e, f, g) + sha256_k[t] + wt;
-            uint32_t t2 = BSIG0(a) + MAJ(a, b, c);
-            hh = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
+        for (int t = 0; t < 64; t += 8) {
+            ROUND(a, b, c, d, e, f, g, hh, t);
+            ROUND(hh, a, b, c, d, e, f, g, t + 1);
+            ROUND(g, hh, a, b, c, d, e, f, t + 2);
+            ROUND(f, g, hh, a, b, c, d, e, t + 3);
+            ROUND(e, f, g, hh, a, b, c, d, t + 4);
+            ROUND(d, e, f, g, hh, a, b, c, t + 5);
+            ROUND(c, d, e, f, g, hh, a, b, t + 6);
+            ROUND(b, c, d, e, f, g, hh, a, t + 7);
         }
         h[0] += a;
         h[1] += b;
@@ -94,6 +100,8 @@ static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t nblocks)
         h[7] += hh;
         p += SHA256_BLOCK_SIZE;
     }
+    /* The schedule is derived from the message, which may be a key. */
+    wipe(w, sizeof(w));
 }
 
 void sha256_init(struct sha256_ctx *c)

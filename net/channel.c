@@ -43,6 +43,7 @@ static struct chan_stats stats;
 static int me = -1, peer = -1;
 static bool connector;
 static uint8_t k0[32], ks[32], nonce_mine[16];
+static struct frame_key fk0, fks; /* prepared once: HMAC states per key */
 static uint64_t boot_id, peer_boot_id;
 static struct tcp_pcb *listener, *pcb;
 static struct frame_decoder dec;
@@ -166,9 +167,9 @@ static void drop_connection(const char *why, bool report)
 }
 
 /* Encode one control or data frame straight into txbuf (one at a time). */
-static bool stage(uint8_t type, uint64_t seq, const void *data, uint32_t len, const uint8_t *key)
+static bool stage(uint8_t type, uint64_t seq, const void *data, uint32_t len, const struct frame_key *key)
 {
-    size_t n = frame_encode(txbuf, sizeof(txbuf), type, 0, seq, data, len, key);
+    size_t n = frame_encode_key(txbuf, sizeof(txbuf), type, 0, seq, data, len, key);
     if (!n)
         return false;
     tx_len = n;
@@ -211,7 +212,7 @@ static void send_hello(void)
     memcpy(h + 12, nonce_mine, 16);
     memcpy(h + 28, &rx_next, 8);
     memcpy(h + 36, &acked, 8);
-    stage(T_HELLO, 0, h, sizeof(h), k0);
+    stage(T_HELLO, 0, h, sizeof(h), &fk0);
     flush();
     tcp_output(pcb);
 }
@@ -226,7 +227,7 @@ static void pump(void)
     uint64_t now = now_ms();
     if (rx_next - 1 > rx_acked_sent && now - last_ack_sent_ms >= ACK_EVERY_MS) {
         uint64_t a = rx_next - 1;
-        stage(T_ACK, 0, &a, 8, ks);
+        stage(T_ACK, 0, &a, 8, &fks);
         rx_acked_sent = a;
         last_ack_sent_ms = now;
         if (!flush())
@@ -238,14 +239,14 @@ static void pump(void)
             send_pos += RING_BYTES - send_pos % RING_BYTES;
             continue;
         }
-        stage(r->type, r->seq, r + 1, r->len, ks);
+        stage(r->type, r->seq, r + 1, r->len, &fks);
         send_pos += rec_size(r->len);
         if (!flush())
             break;
     }
     if (state == ST_UP && !tx_len && now - last_tx_ms >= IDLE_PING_MS) {
         uint64_t t = now;
-        stage(T_PING, 0, &t, 8, ks);
+        stage(T_PING, 0, &t, 8, &fks);
         flush();
     }
 out:
@@ -283,7 +284,8 @@ static void handle_hello(const struct frame *f)
         send_hello();
     }
     derive_session(nc, ns);
-    frame_decoder_set_key(&dec, ks);
+    frame_key_init(&fks, ks);
+    frame_decoder_set_prepared_key(&dec, &fks);
     /* Resume: everything below the peer's next expected seq it has. */
     if (pnext > acked) {
         acked = pnext - 1;
@@ -441,6 +443,7 @@ static void attach(struct tcp_pcb *tp)
     tcp_err(tp, on_err);
     tcp_nagle_disable(tp);
     frame_decoder_init(&dec, k0);
+    frame_decoder_set_prepared_key(&dec, &fk0);
 }
 
 static err_t on_connected(void *arg, struct tcp_pcb *tp, err_t err)
@@ -525,6 +528,7 @@ static void chan_init(void)
     peer = 1 - me;
     connector = me == 0;
     hmac_sha256(cfg->pair.key, strlen(cfg->pair.key), "ftvisor channel v1", 18, k0);
+    frame_key_init(&fk0, k0);
     random_bytes(&boot_id, sizeof(boot_id));
     ring = phys_to_virt(pmm_alloc(RING_BYTES / PAGE_SIZE, 1));
     struct tcp_pcb *tp = tcp_new();

@@ -108,8 +108,8 @@ size_t frame_encode_trailer(uint8_t *out, size_t outlen, const uint8_t key[FRAME
     return size;
 }
 
-size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
-                    const void *payload, uint32_t len, const uint8_t key[FRAME_KEY_SIZE])
+size_t frame_encode_key(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
+                        const void *payload, uint32_t len, const struct frame_key *k)
 {
     size_t size = frame_size(len);
     if (!size || outlen < size)
@@ -118,7 +118,17 @@ size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, u
     if (len && payload != out + FRAME_HEADER)
         memmove(out + FRAME_HEADER, payload, len);
     frame_encode_header(out, outlen, type, flags, seq, len);
-    return frame_encode_trailer(out, outlen, key);
+    return frame_encode_trailer_key(out, outlen, k);
+}
+
+size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
+                    const void *payload, uint32_t len, const uint8_t key[FRAME_KEY_SIZE])
+{
+    struct frame_key k;
+    frame_key_init(&k, key);
+    size_t size = frame_encode_key(out, outlen, type, flags, seq, payload, len, &k);
+    frame_key_wipe(&k);
+    return size;
 }
 
 /* ------------------------------------------------------------ decoder ---- */
@@ -126,6 +136,11 @@ size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, u
 void frame_decoder_set_key(struct frame_decoder *d, const uint8_t key[FRAME_KEY_SIZE])
 {
     frame_key_init(&d->key, key);
+}
+
+void frame_decoder_set_prepared_key(struct frame_decoder *d, const struct frame_key *k)
+{
+    d->key = *k;
 }
 
 void frame_decoder_reset(struct frame_decoder *d)

@@ -54,7 +54,9 @@ size_t frame_size(uint32_t len);
 
 /* Encodes one frame into out. Returns its size, or 0 (nothing written) if
  * len > FRAME_MAX_PAYLOAD or outlen < frame_size(len). payload may lie
- * anywhere, also inside out (it is moved, not copied). */
+ * anywhere, also inside out (it is moved, not copied). Prepares the key
+ * each time (two SHA-256 compressions and a CPUID): for a stream of frames
+ * prepare it once and use frame_encode_key() (below). */
 size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
                     const void *payload, uint32_t len, const uint8_t key[FRAME_KEY_SIZE]);
 
@@ -81,7 +83,10 @@ struct frame_key {
 
 void frame_key_init(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE]);
 void frame_key_wipe(struct frame_key *k);
-/* frame_encode_trailer() with a prepared key: what a sender should use. */
+/* frame_encode() and frame_encode_trailer() with a prepared key: what a
+ * sender should use for every frame of a session. */
+size_t frame_encode_key(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
+                        const void *payload, uint32_t len, const struct frame_key *k);
 size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_key *k);
 
 /* A streaming decoder for one TCP byte stream. Counters are public and
@@ -112,8 +117,10 @@ struct frame_decoder {
 };
 
 void frame_decoder_init(struct frame_decoder *d, const uint8_t key[FRAME_KEY_SIZE]);
-/* A new key for frames not yet delivered (buffered bytes are kept). */
+/* A new key for frames not yet delivered (buffered bytes are kept); the
+ * _prepared variant copies a frame_key the sender side prepared already. */
 void frame_decoder_set_key(struct frame_decoder *d, const uint8_t key[FRAME_KEY_SIZE]);
+void frame_decoder_set_prepared_key(struct frame_decoder *d, const struct frame_key *k);
 /* Forgets buffered bytes (a new stream); counters and key stay. */
 void frame_decoder_reset(struct frame_decoder *d);
 

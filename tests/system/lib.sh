@@ -73,3 +73,53 @@ expect_reason() {
 
 # A value from a console line: value REGEX-with-one-group
 value() { grep -aoE -- "$1" "$SERIAL" | head -1 | sed -E "s/$1/\\1/"; }
+
+# ---- networks of several emulated hosts ---------------------------------
+# ftlink_start ARGS...: start tools/ftlink with a control socket and pcap in
+# $WORK; waits for "ftlink: ready". FTLINK_CTL is the control socket.
+FTLINK_PID=
+FTLINK_CTL=
+ftlink_start() {
+    FTLINK_CTL=$WORK/ftlink.sock
+    "$ROOT/build/tools/ftlink" --control "$FTLINK_CTL" --pcap "$WORK/link.pcap" --no-ipv6 "$@" \
+        > "$WORK/ftlink.out" 2> "$WORK/ftlink.err" &
+    FTLINK_PID=$!
+    for _ in $(seq 100); do
+        grep -q "ftlink: ready" "$WORK/ftlink.out" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    notok "ftlink did not start: $(cat "$WORK/ftlink.err")"
+    exit 1
+}
+ftlink_cmd() { echo "$*" | socat -t 5 - UNIX-CONNECT:"$FTLINK_CTL" 2>/dev/null; }
+ftlink_stop() {
+    [ -n "$FTLINK_PID" ] && { ftlink_cmd quit >/dev/null; sleep 0.3; kill "$FTLINK_PID" 2>/dev/null; wait "$FTLINK_PID" 2>/dev/null; }
+    FTLINK_PID=
+}
+trap ftlink_stop EXIT
+
+# boot_bg EMULATOR NAME SERIAL [launcher options]: boot in the background;
+# the launcher's verdict goes to SERIAL.rc and SERIAL.launcher (in $WORK).
+# wait_boots waits for all of them (not for ftlink).
+BOOT_PIDS=()
+wait_boots() { local p; for p in "${BOOT_PIDS[@]}"; do wait "$p" 2>/dev/null; done; BOOT_PIDS=(); }
+boot_bg() {
+    local emu=$1 name=$2 serial=$3
+    shift 3
+    ( "$ROOT/tools/run-$emu" "$WORK/$name.img" --quiet --serial "$serial" "$@" 2> "$WORK/$(basename "$serial").launcher"
+      echo $? > "$WORK/$(basename "$serial").rc" ) &
+    BOOT_PIDS+=($!)
+}
+
+# wait_for FILE REGEX SECONDS: until a line matches (0) or the time is up (1).
+wait_for() {
+    local i
+    for i in $(seq $(( $3 * 10 ))); do
+        grep -aqE -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# on SERIAL: make expect & co. look at another console.
+on() { SERIAL=$1; sed -i 's/\r$//' "$SERIAL" 2>/dev/null; }
