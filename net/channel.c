@@ -259,7 +259,7 @@ static void handle_hello(const struct frame *f)
     const struct config *cfg = kernel_config();
     if (f->len != HELLO_LEN || f->payload[0] != 1 || f->payload[1] != peer) {
         stats.handshake_failures++;
-        drop_connection("channel: HELLO from an unexpected host or version: connection refused", true);
+        drop_connection("HELLO from an unexpected host or version: connection refused", true);
         return;
     }
     uint64_t pboot, pnext, packed;
@@ -316,12 +316,12 @@ static void handle_frame(const struct frame *f)
         if (f->type == T_HELLO)
             handle_hello(f);
         else
-            drop_connection("channel: frame before the handshake: connection refused", true);
+            drop_connection("frame before the handshake: connection refused", true);
         return;
     }
     switch (f->type) {
     case T_HELLO:
-        drop_connection("channel: second HELLO in a session: dropped", true);
+        drop_connection("second HELLO in a session: dropped", true);
         return;
     case T_ACK: {
         uint64_t a;
@@ -349,7 +349,7 @@ static void handle_frame(const struct frame *f)
     }
     if (f->seq > rx_next) {
         char why[120];
-        fmt_snprintf(why, sizeof(why), "channel: gap in the stream (got seq %llu, expected %llu): resynchronising",
+        fmt_snprintf(why, sizeof(why), "gap in the stream (got seq %llu, expected %llu): resynchronising",
                      (unsigned long long)f->seq, (unsigned long long)rx_next);
         stats.resyncs++;
         drop_connection(why, true);
@@ -366,7 +366,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *tp, struct pbuf *p, err_t err)
     if (!p || err != ERR_OK) {
         if (p)
             pbuf_free(p);
-        drop_connection("channel: the peer closed the connection", state == ST_UP);
+        drop_connection("the peer closed the connection", state == ST_UP);
         return ERR_ABRT;
     }
     for (struct pbuf *q = p; q && pcb == tp; q = q->next) {
@@ -389,7 +389,7 @@ static err_t on_recv(void *arg, struct tcp_pcb *tp, struct pbuf *p, err_t err)
                 else
                     stats.other_errors++;
                 stats.resyncs++;
-                fmt_snprintf(why, sizeof(why), "channel: frame rejected: %s%s; dropping the connection to resynchronise",
+                fmt_snprintf(why, sizeof(why), "frame rejected: %s%s; dropping the connection to resynchronise",
                              frame_error_name(r),
                              r == FRAME_ERR_CRC ? " (corrupted in transit)"
                                                 : r == FRAME_ERR_HMAC ? " (forged, replayed or wrong key)" : "");
@@ -472,7 +472,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *tp, err_t err)
         return ERR_ABRT;
     }
     if (pcb)
-        drop_connection("channel: the peer connected again; the old connection is replaced", false);
+        drop_connection("the peer connected again; the old connection is replaced", false);
     attach(tp);
     state = ST_WAIT_HELLO;
     return ERR_OK;

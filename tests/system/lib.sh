@@ -121,5 +121,16 @@ wait_for() {
     return 1
 }
 
+# wait_for_any REGEX SECONDS FILE...: until a line of any FILE matches.
+wait_for_any() {
+    local re=$1 secs=$2 i
+    shift 2
+    for i in $(seq $(( secs * 10 ))); do
+        grep -aqE -- "$re" "$@" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # on SERIAL: make expect & co. look at another console.
 on() { SERIAL=$1; sed -i 's/\r$//' "$SERIAL" 2>/dev/null; }
