@@ -2,6 +2,7 @@
  * "Enhanced Configuration Access Mechanism"). */
 #include "pci.h"
 #include "../kernel/acpi.h"
+#include "../kernel/lapic.h"
 #include "../kernel/layout.h"
 #include "../kernel/format.h"
 #include "../kernel/log.h"
@@ -205,6 +206,27 @@ void pci_init(void)
         log_info("pci", "%02x:%02x.%u %04x:%04x class %02x%02x%02x%s", d->bus, d->dev, d->fn, d->vendor, d->device,
                  d->class_code, d->subclass, d->prog_if, bars);
     }
+}
+
+bool pci_enable_msi(const struct pci_dev *d, uint8_t vector)
+{
+    uint8_t c = d->msi_cap;
+    if (!c)
+        return false;
+    uint16_t ctl = pci_read16(d, c + 2);
+    /* Message address: the local APIC's fixed window with its ID in bits
+     * 19:12 (SDM Vol. 3A, "Message Signalled Interrupts"); data: edge,
+     * fixed delivery, the vector. */
+    pci_write32(d, c + 4, 0xfee00000u | (lapic_id() << 12));
+    if (ctl & (1u << 7)) { /* 64-bit address capable */
+        pci_write32(d, c + 8, 0);
+        pci_write16(d, c + 12, vector);
+    } else {
+        pci_write16(d, c + 8, vector);
+    }
+    pci_write16(d, c + 2, (uint16_t)((ctl & ~(7u << 4)) | 1)); /* one vector, enabled */
+    pci_write16(d, 4, pci_read16(d, 4) | (1u << 10));      /* INTx disable */
+    return true;
 }
 
 int pci_count(void) { return ndevs; }

@@ -40,6 +40,11 @@ void pci_write16(const struct pci_dev *d, uint16_t off, uint16_t v);
 void pci_enable(const struct pci_dev *d, bool mem, bool io, bool bus_master);
 /* Map a memory BAR uncached; returns its virtual address or NULL. */
 volatile void *pci_map_bar(const struct pci_dev *d, int bar);
+/* Route the device's interrupt as an MSI to this CPU's local APIC at
+ * vector (PCI 3.0, 6.8.1), disabling its INTx line. The handler only needs
+ * to exist: a device interrupt wakes the main loop from HLT. Returns false
+ * when the device has no MSI capability. */
+bool pci_enable_msi(const struct pci_dev *d, uint8_t vector);
 /* Walk the capability list: offset of capability id, or 0. */
 uint8_t pci_find_cap(const struct pci_dev *d, uint8_t id);
 

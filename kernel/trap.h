@@ -16,6 +16,7 @@ struct trap_frame {
  * masked; their spurious interrupts land there and are ignored. */
 #define VEC_PIC_BASE 0x20
 #define VEC_LAPIC_TIMER 0x40
+#define VEC_DEVICE_BASE 0x50 /* MSIs of host devices, one vector each */
 #define VEC_LAPIC_ERROR 0xfe
 #define VEC_SPURIOUS 0xff
 
