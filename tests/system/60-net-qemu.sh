@@ -51,10 +51,7 @@ expect "beta: alpha answers ping" 'net: peer alpha \(10\.61\.0\.1\) answers ping
 expect "beta: heartbeats from alpha" 'heartbeat: peer alpha: heartbeats received'
 expect "beta: every frame verified" 'chantest: received 16 MiB in 1024 messages: 1024 verified, 0 bad'
 expect_not "beta: no channel errors" 'frame rejected|gap in the stream'
-for h in alpha beta; do
-    rc=$(cat "$WORK/$h.serial.rc" 2>/dev/null)
-    [ "$rc" = 0 ] && ok "$h: clean power-off" || notok "$h: launcher exit $rc: $(tail -1 "$WORK/$h.serial.launcher")"
-done
+expect_clean_poweroff alpha beta
 if grep -q '"host":"beta"' "$WORK/status.json" 2>/dev/null && grep -q '"name":"alpha"' "$WORK/status.json" &&
    grep -q '"channel_up":true' "$WORK/status.json" && grep -q '"link":"up"' "$WORK/status.json"; then
     ok "GET /status: JSON with host, link, peers and channel state"

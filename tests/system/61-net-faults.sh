@@ -52,7 +52,4 @@ on "$WORK/beta.serial"
 expect "still every frame verified, none lost" 'chantest: received 16 MiB in 1024 messages: 1024 verified, 0 bad'
 on "$WORK/alpha.serial"
 expect "sender: all acknowledged" 'chantest: sent 16 MiB in 1024 messages, all acknowledged'
-for h in alpha beta; do
-    rc=$(cat "$WORK/$h.serial.rc" 2>/dev/null)
-    [ "$rc" = 0 ] && ok "$h: clean power-off" || notok "$h: launcher exit $rc: $(tail -1 "$WORK/$h.serial.launcher")"
-done
+expect_clean_poweroff alpha beta

@@ -132,5 +132,15 @@ wait_for_any() {
     return 1
 }
 
+# expect_clean_poweroff NAME...: each background boot (SERIAL
+# $WORK/NAME.serial) ended with the launcher's clean power-off verdict.
+expect_clean_poweroff() {
+    local h rc
+    for h in "$@"; do
+        rc=$(cat "$WORK/$h.serial.rc" 2>/dev/null)
+        [ "$rc" = 0 ] && ok "$h: clean power-off" || notok "$h: launcher exit $rc: $(tail -1 "$WORK/$h.serial.launcher")"
+    done
+}
+
 # on SERIAL: make expect & co. look at another console.
 on() { SERIAL=$1; sed -i 's/\r$//' "$SERIAL" 2>/dev/null; }
