@@ -486,6 +486,73 @@ static void entry_failed(struct vcpu *v, int r)
               why[0] ? ": " : "", why);
 }
 
+/* The counting probe (vcpu.h). A throwaway real-mode program at 0x8000:
+ * 32 CPUIDs, then a NOP sled under MTF, then HLT. */
+int vcpu_probe_counting(struct vcpu *v, struct count_probe *out)
+{
+    struct guest_mem *m = &v->vm->mem;
+    uint8_t code[64 + 40 + 1];
+    for (int i = 0; i < 32; i++) {
+        code[2 * i] = 0x0f;
+        code[2 * i + 1] = 0xa2; /* CPUID: exits, executes nothing in the guest */
+    }
+    for (int i = 0; i < 40; i++)
+        code[64 + i] = 0x90; /* NOP */
+    code[104] = 0xf4;        /* HLT */
+    memset(out, 0, sizeof(*out));
+    if (guest_write(m, 0x8000, code, sizeof(code)))
+        return -1;
+    vcpu_set_real_mode(v, 0x800, 0, 0x7000);
+    uint64_t first = 0;
+    bool consistent = true;
+    /* CPUID runs: run k > 1 executes only the stub, so its ticks are the
+     * constant (the first one takes VMLAUNCH's path and is excluded). */
+    for (int i = 0; i < 32; i++) {
+        vmwrite(VMCS_PREEMPT_TIMER, 0xffffffffu); /* no timer exits here */
+        cli();
+        int r = vmx_enter(&v->regs, v->launched);
+        sti();
+        if (r)
+            return -1;
+        v->launched = true;
+        if ((vmread(VMCS_EXIT_REASON) & 0xffff) != EXIT_CPUID)
+            return -1;
+        uint64_t d = v->regs.tsc_exit - v->regs.tsc_entry;
+        if (i == 1)
+            first = d;
+        else if (i > 1 && d != first)
+            consistent = false;
+        vmwrite(VMCS_GUEST_RIP, vmread(VMCS_GUEST_RIP) + vmread(VMCS_EXIT_INSN_LEN));
+    }
+    out->stub_ticks = first;
+    out->stub_consistent = consistent;
+    /* MTF over the NOPs: each step must be exactly one instruction more. */
+    uint32_t proc = (uint32_t)vmread(VMCS_PROC_CTLS);
+    uint32_t missing;
+    uint64_t cap = 0;
+    rdmsr_safe(v->vm->caps_true ? 0x48e : 0x482, &cap);
+    if (vmx_adjust_controls(cap, PROC_MTF, &missing) & PROC_MTF) {
+        vmwrite(VMCS_PROC_CTLS, proc | PROC_MTF);
+        out->mtf_steps_exact = true;
+        for (int i = 0; i < 40; i++) {
+            vmwrite(VMCS_PREEMPT_TIMER, 0xffffffffu);
+            cli();
+            int r = vmx_enter(&v->regs, v->launched);
+            sti();
+            uint32_t why = (uint32_t)vmread(VMCS_EXIT_REASON) & 0xffff;
+            if (r || why != EXIT_MTF) {
+                out->mtf_steps_exact = false;
+                break;
+            }
+            out->mtf_steps++;
+            if (v->regs.tsc_exit - v->regs.tsc_entry != first + 1)
+                out->mtf_steps_exact = false;
+        }
+        vmwrite(VMCS_PROC_CTLS, proc);
+    }
+    return 0;
+}
+
 bool vcpu_run(struct vcpu *v)
 {
     if (v->stop != VCPU_RUNNING)
@@ -503,6 +570,11 @@ bool vcpu_run(struct vcpu *v)
         v->host_ticks_by_reason[v->last_reason] += rdtsc() - v->exit_tsc;
     int r = vmx_enter(&v->regs, v->launched);
     v->exit_tsc = rdtsc();
+    /* Raw progress: TSC ticks inside the guest (plus the stub's constant
+     * share) and the number of runs; ft/landmark.c turns them into guest
+     * instruction counts where the TSC counts instructions. */
+    v->run_ticks += v->regs.tsc_exit - v->regs.tsc_entry;
+    v->runs++;
     if (r) {
         sti();
         entry_failed(v, r);

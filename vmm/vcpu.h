@@ -59,6 +59,9 @@ struct vcpu {
     uint64_t host_ticks_by_reason[80];
     uint64_t exit_tsc;
     uint32_t last_reason;
+    /* Raw guest progress for ft/landmark.c: TSC ticks between the stub's
+     * entry and exit timestamps, summed, and the number of runs. */
+    uint64_t run_ticks, runs;
     /* An NMI for the guest waits here until it can be delivered. */
     bool nmi_pending;
     bool discard_vectoring;
@@ -94,6 +97,18 @@ uint64_t vcpu_guest_cr0(struct vcpu *v);
 uint64_t vcpu_guest_cr4(struct vcpu *v);
 /* The guest's paging registers, for walking its page tables. */
 void vcpu_paging(struct vcpu *v, struct guest_paging *pg);
+/* Does the TSC count guest instructions exactly (Bochs with clock
+ * sync=none or slowdown)? Runs a throwaway program in guest memory (call
+ * before the guest is loaded): back-to-back exiting CPUIDs must each cost
+ * the same number of ticks (the entry/exit stub's constant), and MTF steps
+ * over NOPs exactly one tick more. */
+struct count_probe {
+    uint64_t stub_ticks;
+    bool stub_consistent;
+    int mtf_steps;
+    bool mtf_steps_exact;
+};
+int vcpu_probe_counting(struct vcpu *v, struct count_probe *out);
 /* Full register dump on the consoles (reports). */
 void vcpu_dump(struct vcpu *v, const char *why);
 

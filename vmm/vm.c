@@ -3,6 +3,7 @@
 #include "vm.h"
 #include "vmcs.h"
 #include "loader.h"
+#include "vmcs.h"
 #include "dev/acpi_tables.h"
 #include "../kernel/clock.h"
 #include "../kernel/format.h"
@@ -90,6 +91,7 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     vm->tsc_hz = vm->in->tsc_hz(vm->in_ctx);
     vm->host_tsc_hz = clock_tsc_hz();
     vm->preempt_shift = (unsigned)(caps->misc & 31);
+    vm->caps_true = caps->true_ctls;
     if (guest_mem_init(&vm->mem, c->memory_bytes, false)) {
         fmt_snprintf(err, n, "not enough host memory for %llu MiB of guest RAM",
                      (unsigned long long)(c->memory_bytes >> 20));
@@ -99,6 +101,15 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     if (vcpu_init(&vm->vcpu, vm, caps, err, n))
         return -1;
     vm->config = *c;
+    /* Before the guest exists: can the TSC count its instructions? */
+    if (vcpu_probe_counting(&vm->vcpu, &vm->counting))
+        log_warn("vmm", "instruction counting probe failed (exit reason %llu)",
+                 (unsigned long long)(vmread(VMCS_EXIT_REASON) & 0xffff));
+    else
+        log_info("vmm", "instruction counting probe: stub %llu ticks (%s), MTF steps %s",
+                 (unsigned long long)vm->counting.stub_ticks,
+                 vm->counting.stub_consistent ? "constant" : "varies",
+                 vm->counting.mtf_steps_exact ? "exactly one instruction" : "not exact");
     if (vm_boot(vm, true, err, n))
         return -1;
     vm->in->start(vm->in_ctx);

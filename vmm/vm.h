@@ -61,6 +61,8 @@ struct vm {
     uint64_t tsc_hz;
     uint64_t host_tsc_hz;   /* for the VMX-preemption timer */
     unsigned preempt_shift; /* IA32_VMX_MISC[4:0] */
+    bool caps_true;         /* TRUE_* capability MSRs */
+    struct count_probe counting;
     uint64_t msr_bitmap_pa;
     const struct vinput_ops *in;
     void *in_ctx;

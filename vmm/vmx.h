@@ -14,6 +14,11 @@ struct guest_regs {
     uint64_t rax, rcx, rdx, rbx, rsp_unused, rbp, rsi, rdi;
     uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
     uint64_t cr2;
+    /* TSC read by the stub just before VMLAUNCH/VMRESUME and just after the
+     * exit: in Bochs with clock sync=none the TSC advances one tick per
+     * instruction, so guest instructions = tsc_exit - tsc_entry - a stub
+     * constant (ft/landmark.c calibrates it). */
+    uint64_t tsc_entry, tsc_exit;
 };
 
 /* Enable VMX on this CPU: IA32_FEATURE_CONTROL (set and lock when the

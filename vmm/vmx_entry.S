@@ -25,6 +25,8 @@
 #define R_R14 112
 #define R_R15 120
 #define R_CR2 128
+#define R_TSC_ENTRY 136
+#define R_TSC_EXIT 144
 
     .text
     .globl vmx_enter
@@ -40,6 +42,12 @@ vmx_enter:
     vmwrite %rsp, %rax
     mov R_CR2(%rdi), %rax
     mov %rax, %cr2
+    /* The entry timestamp: the instructions from here to VMRESUME are a
+     * fixed sequence, part of the calibrated stub constant. */
+    rdtsc
+    shl $32, %rdx
+    or %rdx, %rax
+    mov %rax, R_TSC_ENTRY(%rdi)
     test %esi, %esi             /* MOVs below keep the flags */
     mov R_RAX(%rdi), %rax
     mov R_RCX(%rdi), %rcx
@@ -79,8 +87,12 @@ vmx_exit_entry:
     push %rdi
     mov 8(%rsp), %rdi
     mov %rax, R_RAX(%rdi)
-    mov %rcx, R_RCX(%rdi)
     mov %rdx, R_RDX(%rdi)
+    rdtsc                       /* the exit timestamp, as early as possible */
+    shl $32, %rdx
+    or %rdx, %rax
+    mov %rax, R_TSC_EXIT(%rdi)
+    mov %rcx, R_RCX(%rdi)
     mov %rbx, R_RBX(%rdi)
     mov %rbp, R_RBP(%rdi)
     mov %rsi, R_RSI(%rdi)
