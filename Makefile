@@ -250,7 +250,7 @@ $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)
 	$(FUZZCC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*_SRCS)
 
 # ------------------------------------------------------- run and test ----
-run: deps all
+run: deps all guest-linux
 	tools/demo
 
 test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink
