@@ -223,6 +223,7 @@ UNIT_vlapic_SRCS  := vmm/dev/lapic.c
 UNIT_vioapic_SRCS := vmm/dev/ioapic.c
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c
+UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -241,6 +242,7 @@ FUZZCC      := clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit -Wall -Wno-unused-parameter
 FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c
+FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(BUILD)/tests/fuzz
 .PHONY: fuzz-tests
