@@ -20,18 +20,6 @@ static vtime_t live_now(void *ctx)
     return clock_ns() - start_ns;
 }
 
-static uint64_t live_rdtsc(void *ctx)
-{
-    return vtime_to_ticks(live_now(ctx), vtsc_hz);
-}
-
-static uint64_t live_clock_read(void *ctx, int source, uint64_t computed)
-{
-    (void)ctx;
-    (void)source;
-    return computed;
-}
-
 static void live_start(void *ctx)
 {
     (void)ctx;
@@ -47,8 +35,6 @@ static uint64_t live_tsc_hz(void *ctx)
 static const struct vinput_ops live_ops = {
     .name = "live (not recorded)",
     .now = live_now,
-    .rdtsc = live_rdtsc,
-    .clock_read = live_clock_read,
     .start = live_start,
     .tsc_hz = live_tsc_hz,
 };

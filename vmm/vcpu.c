@@ -156,7 +156,7 @@ int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *
     vmwrite(VMCS_PROC_CTLS2, proc2);
     vmwrite(VMCS_EXIT_CTLS, exit);
     vmwrite(VMCS_ENTRY_CTLS, entry);
-    v->proc_ctls = proc;
+    v->proc_ctls = v->proc_ctls_live = proc;
     vmwrite(VMCS_EXCEPTION_BITMAP, 0);
     vmwrite(VMCS_PF_ERR_MASK, 0);
     vmwrite(VMCS_PF_ERR_MATCH, 0);
@@ -185,6 +185,38 @@ int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *
     vmwrite(VMCS_CR4_MASK, v->cr4_host_owned);
     v->xcr0 = 1;
     return 0;
+}
+
+/* Guest state that lives in the CPU, not the VMCS (the hypervisor never
+ * touches it: -mgeneral-regs-only): x87/SSE/AVX registers, XCR0, debug
+ * registers and the MSRs passed through. A guest (re)start sets it to the
+ * power-on values, so every run from the same image starts identically. */
+static void reset_live_state(struct vcpu *v)
+{
+    uint32_t a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    if (read_cr4() & (1ull << 18)) {
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
+        if (lo & 4)
+            __asm__ volatile("vzeroall"); /* AVX state to its init value */
+        __asm__ volatile("xsetbv" ::"a"(1u), "d"(0u), "c"(0u)); /* XCR0 = x87 */
+    }
+    v->xcr0 = 1;
+    static const uint32_t mxcsr = 0x1f80;
+    __asm__ volatile("fninit\n"
+                     "ldmxcsr %0\n"
+                     "pxor %%xmm0, %%xmm0\n pxor %%xmm1, %%xmm1\n pxor %%xmm2, %%xmm2\n pxor %%xmm3, %%xmm3\n"
+                     "pxor %%xmm4, %%xmm4\n pxor %%xmm5, %%xmm5\n pxor %%xmm6, %%xmm6\n pxor %%xmm7, %%xmm7\n"
+                     "pxor %%xmm8, %%xmm8\n pxor %%xmm9, %%xmm9\n pxor %%xmm10, %%xmm10\n pxor %%xmm11, %%xmm11\n"
+                     "pxor %%xmm12, %%xmm12\n pxor %%xmm13, %%xmm13\n pxor %%xmm14, %%xmm14\n pxor %%xmm15, %%xmm15\n"
+                     ::"m"(mxcsr));
+    uint64_t zero = 0;
+    __asm__ volatile("mov %0, %%dr0\n mov %0, %%dr1\n mov %0, %%dr2\n mov %0, %%dr3\n" ::"r"(zero));
+    __asm__ volatile("mov %0, %%dr6" ::"r"(0xffff0ff0ull));
+    static const uint32_t msrs[] = { 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103 };
+    for (size_t i = 0; i < sizeof(msrs) / sizeof(msrs[0]); i++)
+        wrmsr(msrs[i], 0);
 }
 
 static void set_seg(uint32_t sel_f, uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar)
@@ -235,6 +267,7 @@ static void common_guest_state(struct vcpu *v, uint64_t cr0)
     v->halted = false;
     v->exc_pending = false;
     v->stop = VCPU_RUNNING;
+    reset_live_state(v);
     v->nmi_pending = false;
     v->mtrr_def_type = 0xc06; /* MTRRs on, default type write-back */
     v->misc_enable = 1;       /* fast strings */
@@ -381,24 +414,8 @@ static void set_window_exit(struct vcpu *v, bool on)
     if (p != v->proc_ctls) {
         v->proc_ctls = p;
         vmwrite(VMCS_PROC_CTLS, p);
+        v->proc_ctls_live = p;
     }
-}
-
-/* Exit when the next virtual device deadline arrives, so a guest that
- * never exits on its own still gets its timer interrupts on time. The
- * VMX-preemption timer counts down at the TSC rate shifted right by
- * IA32_VMX_MISC[4:0] (SDM Vol. 3, "VMX-Preemption Timer"). */
-static void arm_preemption_timer(struct vcpu *v)
-{
-    vtime_t next = v->vm->plat.next_deadline, now = vm_now(v->vm);
-    uint64_t ticks = 0xffffffffull;
-    if (next != VTIME_NEVER) {
-        uint64_t ns = next > now ? next - now : 0;
-        ticks = muldiv64(ns, v->vm->host_tsc_hz, 1000000000u) >> v->vm->preempt_shift;
-        if (ticks > 0xffffffffull)
-            ticks = 0xffffffffull;
-    }
-    vmwrite(VMCS_PREEMPT_TIMER, ticks);
 }
 
 static void set_nmi_window(struct vcpu *v, bool on)
@@ -407,6 +424,7 @@ static void set_nmi_window(struct vcpu *v, bool on)
     if (p != v->proc_ctls) {
         v->proc_ctls = p;
         vmwrite(VMCS_PROC_CTLS, p);
+        v->proc_ctls_live = p;
     }
 }
 
@@ -553,19 +571,42 @@ int vcpu_probe_counting(struct vcpu *v, struct count_probe *out)
     return 0;
 }
 
-bool vcpu_run(struct vcpu *v)
+bool exit_is_async(uint32_t reason)
+{
+    /* Exits at points the guest's own instructions do not determine: a
+     * host interrupt, the preemption timer, a single step, a host NMI, and
+     * INIT/SIPI. Every other exit happens at the same instruction whenever
+     * the guest runs from the same state (SDM Vol. 3, "VM Exits"). */
+    switch (reason) {
+    case EXIT_EXTERNAL_INTERRUPT:
+    case EXIT_PREEMPT_TIMER:
+    case EXIT_MTF:
+    case EXIT_EXCEPTION_NMI:
+    case EXIT_INIT:
+    case EXIT_SIPI:
+        return true;
+    default:
+        return false;
+    }
+}
+
+enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
 {
     if (v->stop != VCPU_RUNNING)
-        return false;
-    vm_update_devices(v->vm);
+        return RUN_STOPPED;
     if (v->halted) {
         if (!vm_interrupt_wakes(v->vm))
-            return false;
+            return RUN_HALTED;
         v->halted = false;
     }
     cli();
     inject_events(v);
-    arm_preemption_timer(v);
+    vmwrite(VMCS_PREEMPT_TIMER, o->preempt_ticks > 0xffffffffull ? 0xffffffffull : o->preempt_ticks);
+    uint32_t proc = o->mtf ? v->proc_ctls | PROC_MTF : v->proc_ctls;
+    if (proc != v->proc_ctls_live) {
+        vmwrite(VMCS_PROC_CTLS, proc);
+        v->proc_ctls_live = proc;
+    }
     if (v->exit_tsc && v->last_reason < 80)
         v->host_ticks_by_reason[v->last_reason] += rdtsc() - v->exit_tsc;
     int r = vmx_enter(&v->regs, v->launched);
@@ -578,7 +619,7 @@ bool vcpu_run(struct vcpu *v)
     if (r) {
         sti();
         entry_failed(v, r);
-        return false;
+        return RUN_STOPPED;
     }
     v->launched = true;
     v->exits++;
@@ -595,13 +636,18 @@ bool vcpu_run(struct vcpu *v)
         vmcs_check_all(v, why, sizeof(why));
         vcpu_stop(v, VCPU_STOP_FAILED, "VM entry failed: %s (exit qualification %llu)%s%s",
                   vmx_exit_reason_name(v->exit_reason), (unsigned long long)v->exit_qual, why[0] ? ": " : "", why);
-        return false;
+        return RUN_STOPPED;
     }
     uint32_t reason = v->exit_reason & 0xffff;
     if (reason < 80)
         v->exits_by_reason[reason]++;
     v->last_reason = reason;
+    bool async = exit_is_async(reason);
+    if (!async)
+        v->sync_exits++; /* the exit ordinal of the event log */
     exit_dispatch(v, reason);
     vmwrite(VMCS_GUEST_RSP, v->rsp);
-    return v->stop == VCPU_RUNNING;
+    if (v->stop != VCPU_RUNNING)
+        return RUN_STOPPED;
+    return async ? RUN_ASYNC : RUN_SYNC;
 }

@@ -50,8 +50,10 @@ struct vcpu {
     enum vcpu_stop stop;
     int exit_code; /* with VCPU_STOP_HYPERCALL */
 
-    /* Controls as programmed (kept to toggle the window exits). */
-    uint32_t proc_ctls;
+    /* Controls as wanted (window exits) and as last written (plus MTF). */
+    uint32_t proc_ctls, proc_ctls_live;
+    /* Synchronous exits so far: the event log's exit ordinal. */
+    uint64_t sync_exits;
 
     uint64_t exits, exits_by_reason[80];
     /* Host TSC ticks spent handling each exit reason, from the exit to the
@@ -80,9 +82,21 @@ void vcpu_set_real_mode(struct vcpu *v, uint16_t cs, uint16_t ip, uint16_t sp);
  * CS = 0x10, DS = ES = SS = 0x18 with base 0, limit 4 GiB. */
 void vcpu_set_protected_flat(struct vcpu *v, uint32_t eip, uint32_t esi, uint32_t gdt_base);
 
-/* Run until an exit that needs the host's attention (or a stop). Returns
- * true when the guest made progress, false when it is halted or stopped. */
-bool vcpu_run(struct vcpu *v);
+/* One VM entry and exit, with the exit handled. The caller (ft/engine.c)
+ * decides the run's limits: the VMX-preemption timer value (in its ticks;
+ * >= 2^32 means none) and single-stepping with the monitor trap flag. */
+struct run_opts {
+    uint64_t preempt_ticks;
+    bool mtf;
+};
+enum run_result {
+    RUN_SYNC,    /* a synchronous exit, handled */
+    RUN_ASYNC,   /* an asynchronous exit (host interrupt, timer, step) */
+    RUN_HALTED,  /* not entered: the guest waits in HLT for an interrupt */
+    RUN_STOPPED, /* the guest ended or failed (v->stop says why) */
+};
+enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o);
+bool exit_is_async(uint32_t reason);
 
 /* Helpers for exit handlers. */
 void vcpu_skip_insn(struct vcpu *v);

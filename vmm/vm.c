@@ -31,8 +31,19 @@ void vm_events_register(const struct vm_events *ev, void *ctx)
     events_ctx = ctx;
 }
 
-vtime_t vm_now(struct vm *vm) { return vm->in->now(vm->in_ctx); }
-uint64_t vm_rdtsc(struct vm *vm) { return vm->in->rdtsc(vm->in_ctx); }
+vtime_t vm_now(struct vm *vm)
+{
+    if (!vm->time_valid) {
+        vm->time_now = vm->in->now(vm->in_ctx);
+        vm->time_valid = true;
+        platform_tick(vm, vm->time_now);
+    }
+    return vm->time_now;
+}
+
+uint64_t vm_rdtsc(struct vm *vm) { return vtime_to_ticks(vm_now(vm), vm->tsc_hz); }
+void vm_new_point(struct vm *vm) { vm->time_valid = false; }
+bool vm_time_read(const struct vm *vm) { return vm->time_valid; }
 
 void vm_console_out(struct vm *vm, uint8_t byte)
 {
@@ -41,7 +52,6 @@ void vm_console_out(struct vm *vm, uint8_t byte)
         events->console_out(events_ctx, byte);
 }
 
-void vm_update_devices(struct vm *vm) { platform_tick(vm, vm_now(vm)); }
 
 #define REPORT_SLOTS 64
 static uint64_t reported[REPORT_SLOTS];
@@ -125,6 +135,16 @@ int vm_boot(struct vm *vm, bool cold, char *err, size_t n)
     const struct vm_config *c = &vm->config;
     char why[160];
     guest_mem_clear(&vm->mem);
+    vm->time_valid = false;
+    vm->plat.request = PLAT_REQ_NONE;
+    if (cold) {
+        /* Progress counters start with the guest (the counting probe ran
+         * before it); a reset keeps them running, on both hosts alike. */
+        struct vcpu *v = &vm->vcpu;
+        v->run_ticks = v->runs = v->sync_exits = v->exits = 0;
+        memset(v->exits_by_reason, 0, sizeof(v->exits_by_reason));
+        memset(v->host_ticks_by_reason, 0, sizeof(v->host_ticks_by_reason));
+    }
     platform_init(vm, c->epoch_seconds, cold);
     static uint8_t tables[ACPI_TABLES_SIZE];
     acpi_tables_build(tables);
@@ -156,7 +176,7 @@ int vm_boot(struct vm *vm, bool cold, char *err, size_t n)
     return 0;
 }
 
-static void finish(struct vm *vm)
+void vm_finish(struct vm *vm)
 {
     struct vcpu *v = &vm->vcpu;
     char text[64];
@@ -210,35 +230,17 @@ static void finish(struct vm *vm)
         events->exited(events_ctx, v->stop, code, text);
 }
 
-bool vm_run_slice(struct vm *vm, uint64_t max_exits)
+void vm_platform_requests(struct vm *vm)
 {
     struct vcpu *v = &vm->vcpu;
-    bool progress = false;
-    for (uint64_t i = 0; i < max_exits && v->stop == VCPU_RUNNING; i++) {
-        bool ran = vcpu_run(v);
-        progress |= ran;
-        if (vm->plat.request == PLAT_REQ_POWEROFF) {
-            vcpu_stop(v, VCPU_STOP_POWEROFF, "ACPI S5 (soft off) requested by the guest");
-        } else if (vm->plat.request == PLAT_REQ_RESET) {
-            /* Like a PC: a reset reboots the guest from its image. */
-            char err[160];
-            vm->resets++;
-            log_info("vmm", "the guest reset its machine (reset #%llu): booting it again",
-                     (unsigned long long)vm->resets);
-            if (vm_boot(vm, false, err, sizeof(err))) {
-                vcpu_stop(v, VCPU_STOP_FAILED, "guest reboot failed: %s", err);
-            } else {
-                v->halted = false;
-                v->nmi_pending = false;
-                continue;
-            }
-        }
-        if (!ran || v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
-            break; /* halted, stopped, or the host has work */
+    if (vm->plat.request == PLAT_REQ_POWEROFF) {
+        vcpu_stop(v, VCPU_STOP_POWEROFF, "ACPI S5 (soft off) requested by the guest");
+    } else if (vm->plat.request == PLAT_REQ_RESET) {
+        /* Like a PC: a reset reboots the guest from its image. */
+        char err[160];
+        vm->resets++;
+        log_info("vmm", "the guest reset its machine (reset #%llu): booting it again", (unsigned long long)vm->resets);
+        if (vm_boot(vm, false, err, sizeof(err)))
+            vcpu_stop(v, VCPU_STOP_FAILED, "guest reboot failed: %s", err);
     }
-    if (v->stop != VCPU_RUNNING && vm->created) {
-        vm->created = false;
-        finish(vm);
-    }
-    return progress;
 }

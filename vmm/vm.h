@@ -16,13 +16,12 @@
  * host clock or device for the guest. */
 struct vinput_ops {
     const char *name;
-    /* Virtual time now, in ns since the guest started. */
+    /* Virtual time at the current event point, in ns since the guest
+     * started: live, recorded or replayed. vm_now() calls it at most once
+     * per event point and advances every device to the value. Every guest-
+     * visible clock (RDTSC, the PIT, the PM timer, the APIC timer, the RTC)
+     * is a function of it. */
     vtime_t (*now)(void *ctx);
-    /* The value RDTSC/RDTSCP returns at this point of the guest. */
-    uint64_t (*rdtsc)(void *ctx);
-    /* A clock-device read (PM timer, ...): the value the device computed
-     * from virtual time passes through so it can be logged or replayed. */
-    uint64_t (*clock_read)(void *ctx, int source, uint64_t computed);
     /* The guest starts: virtual time 0 is now. */
     void (*start)(void *ctx);
     /* The virtual TSC frequency, fixed for the guest's life. */
@@ -67,6 +66,9 @@ struct vm {
     const struct vinput_ops *in;
     void *in_ctx;
     bool created;
+    /* The current event point's virtual time (see vm_now()). */
+    bool time_valid;
+    vtime_t time_now;
     struct vm_config config;
     uint64_t resets;
     /* Reported once each: unknown ports, MSRs, unmapped memory. */
@@ -80,20 +82,24 @@ extern struct vm the_vm;
  * vCPU. Returns 0 or -1 with the reason in err. */
 int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config *c, char *err, size_t n);
 int vm_boot(struct vm *vm, bool cold, char *err, size_t n);
-/* Run the vCPU for up to max_exits exits (returns early when it halts or
- * the host has work). Returns true when the guest made progress. When it
- * stops, reports "guest exited: ..." and tells the vm_events sink. */
-bool vm_run_slice(struct vm *vm, uint64_t max_exits);
+/* Apply a platform request the guest made (ACPI power-off, reset) after an
+ * exit: a reset reboots the guest from its image. */
+void vm_platform_requests(struct vm *vm);
+/* The vCPU stopped: report "guest exited: ..." and tell the event sink. */
+void vm_finish(struct vm *vm);
 
-/* Virtual time and the virtual TSC, via the registered input source. */
+/* Virtual time at the current event point (read through the input source
+ * once per point, which also advances the devices to it), and the virtual
+ * TSC derived from it. vm_new_point() starts the next event point. */
 vtime_t vm_now(struct vm *vm);
 uint64_t vm_rdtsc(struct vm *vm);
+void vm_new_point(struct vm *vm);
+bool vm_time_read(const struct vm *vm); /* read at the current point? */
 
 /* Interrupts for the vCPU (vmm/dev/platform.c). */
 int vm_pending_interrupt(struct vm *vm);   /* vector, or -1 */
 int vm_ack_interrupt(struct vm *vm);       /* the INTA cycle: vector, or -1 */
 bool vm_interrupt_wakes(struct vm *vm);    /* would a HLT end now? */
-void vm_update_devices(struct vm *vm);     /* advance device timers to now */
 
 /* The console byte sink and exit notification (to vm_events). */
 void vm_console_out(struct vm *vm, uint8_t byte);

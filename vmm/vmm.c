@@ -16,7 +16,6 @@
 #include "../kernel/service.h"
 
 static struct vmx_caps caps;
-static bool running;
 
 static void vmm_init(void)
 {
@@ -83,21 +82,7 @@ static void vmm_init(void)
         log_warn("debug", "fault_test = vmentry: corrupting the guest's TR access rights on purpose");
         vmwrite(VMCS_GUEST_TR_AR, 0x89);
     }
-    log_info("vmm", "VT-x on; starting the guest");
-    running = true;
+    log_info("vmm", "VT-x on; the guest is ready (ft/engine.c runs it)");
 }
 
-static bool vmm_poll(void)
-{
-    if (!running)
-        return false;
-    bool progress = vm_run_slice(&the_vm, 256);
-    if (the_vm.vcpu.stop != VCPU_RUNNING) {
-        running = false;
-        /* The guest's end decides the host's, per [debug] on_guest_exit. */
-        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
-    }
-    return progress;
-}
-
-SERVICE(30, vmm, vmm_init, vmm_poll);
+SERVICE(30, vmm, vmm_init, NULL);
