@@ -68,7 +68,15 @@ static void exit_interrupt_window(struct vcpu *v)
 
 static void exit_preempt_timer(struct vcpu *v)
 {
-    /* A virtual device deadline passed: the next vcpu_run() ticks it. */
+    /* The run's time limit (ft/engine.c): a device deadline, or the
+     * replayer approaching a landmark. The caller decides what follows. */
+    (void)v;
+}
+
+static void exit_mtf(struct vcpu *v)
+{
+    /* One instruction stepped (SDM Vol. 3, 26.5.2 "Monitor Trap Flag"):
+     * the replayer walking to a landmark; nothing to emulate. */
     (void)v;
 }
 
@@ -162,6 +170,7 @@ static const exit_handler_t handlers[EXIT_REASON_MAX] = {
     [EXIT_INVEPT] = exit_ud,
     [EXIT_RDTSCP] = exit_rdtscp,
     [EXIT_PREEMPT_TIMER] = exit_preempt_timer,
+    [EXIT_MTF] = exit_mtf,
     [EXIT_INVVPID] = exit_ud,
     [EXIT_WBINVD] = exit_cache_flush,
     [EXIT_XSETBV] = exit_xsetbv,

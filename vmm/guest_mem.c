@@ -17,6 +17,7 @@
 #define EPTP_WB 6ull
 #define EPTP_WALK4 (3ull << 3)
 #define EPTP_AD (1ull << 6)
+#define EPT_DIRTY (1ull << 9)
 
 static uint64_t *table(uint64_t pa) { return phys_to_virt(pa); }
 
@@ -30,7 +31,7 @@ static uint64_t new_table(void)
 
 /* Map one 2 MiB guest page. MMIO holes are simply never mapped: any
  * access there exits as an EPT violation, which is how devices trap. */
-static int ept_map_2m(struct guest_mem *m, uint64_t gpa, uint64_t hpa)
+static int ept_map_2m(struct guest_mem *m, uint64_t gpa, uint64_t hpa, uint64_t **leaf)
 {
     uint64_t *t = table(m->ept_pml4);
     for (int level = 3; level > 1; level--) {
@@ -44,6 +45,7 @@ static int ept_map_2m(struct guest_mem *m, uint64_t gpa, uint64_t hpa)
         t = table(t[idx] & 0x000ffffffffff000ull);
     }
     t[(gpa >> 21) & 511] = hpa | EPT_RWX | EPT_MT_WB | EPT_LARGE;
+    *leaf = &t[(gpa >> 21) & 511];
     return 0;
 }
 
@@ -59,22 +61,40 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad)
     m->ram_bytes = (ram_bytes + GUEST_CHUNK - 1) & ~(GUEST_CHUNK - 1);
     m->low_bytes = m->ram_bytes < GUEST_PCI_HOLE ? m->ram_bytes : GUEST_PCI_HOLE;
     m->nchunks = m->ram_bytes / GUEST_CHUNK;
-    uint64_t list_pages = (m->nchunks * 8 + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t list_pages = (m->nchunks * 16 + PAGE_SIZE - 1) / PAGE_SIZE;
     uint64_t list = pmm_try_alloc(list_pages, 1);
     m->ept_pml4 = new_table();
     if (list == PMM_NONE || m->ept_pml4 == PMM_NONE)
         return -1;
     m->chunk_hpa = phys_to_virt(list);
+    m->chunk_pde = (uint64_t **)(m->chunk_hpa + m->nchunks);
     for (uint64_t i = 0; i < m->nchunks; i++) {
         uint64_t hpa = pmm_try_alloc(GUEST_CHUNK / PAGE_SIZE, GUEST_CHUNK / PAGE_SIZE);
         if (hpa == PMM_NONE)
             return -1;
         m->chunk_hpa[i] = hpa; /* zeroed by vm_boot() */
-        if (ept_map_2m(m, chunk_gpa(m, i), hpa))
+        if (ept_map_2m(m, chunk_gpa(m, i), hpa, &m->chunk_pde[i]))
             return -1;
     }
     m->eptp = m->ept_pml4 | EPTP_WB | EPTP_WALK4 | (ept_ad ? EPTP_AD : 0);
+    m->ept_ad = ept_ad;
     return 0;
+}
+
+bool guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk)
+{
+    uint64_t *e = m->chunk_pde[chunk];
+    if (!(*e & EPT_DIRTY))
+        return false;
+    /* The CPU sets the flag with a locked operation; clear it the same way. */
+    __atomic_and_fetch(e, ~EPT_DIRTY, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk)
+{
+    if (m->ept_ad)
+        __atomic_or_fetch(m->chunk_pde[chunk], EPT_DIRTY, __ATOMIC_SEQ_CST);
 }
 
 void guest_mem_clear(struct guest_mem *m)
@@ -125,9 +145,10 @@ static int copy(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len
             return -1;
         uint64_t n = GUEST_CHUNK - o < len ? GUEST_CHUNK - o : len;
         uint8_t *p = (uint8_t *)phys_to_virt(m->chunk_hpa[i]) + o;
-        if (to_guest)
+        if (to_guest) {
             memcpy(p, b, n);
-        else
+            guest_mem_mark_dirty(m, i);
+        } else
             memcpy(b, p, n);
         gpa += n;
         b += n;

@@ -23,12 +23,23 @@ struct guest_mem {
     uint64_t *chunk_hpa; /* host physical address of each 2 MiB chunk, by gpa index */
     uint64_t eptp;
     uint64_t ept_pml4;   /* host physical */
+    bool ept_ad;         /* EPT accessed/dirty flags on */
+    uint64_t **chunk_pde; /* each chunk's EPT leaf entry */
 };
 
 /* Allocate RAM and build the EPT (2 MiB pages, write-back). Returns 0 or
  * -1 when the host lacks memory. */
 int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad);
 void guest_mem_clear(struct guest_mem *m);
+
+/* Which 2 MiB chunks the guest (or the hypervisor, through guest_write*)
+ * wrote since the last call: the EPT dirty flag of each chunk's leaf (SDM
+ * Vol. 3, "Accessed and Dirty Flags for EPT": bit 9 of an entry that maps
+ * a page). take_dirty() clears it; after a pass that cleared any, the
+ * caller must INVEPT before the guest runs again, or the CPU may not set
+ * the flag on the next write. Only with m->ept_ad. */
+bool guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk);
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk);
 
 /* The guest-physical index of RAM: gpa -> chunk, or none. */
 bool guest_ram_contains(const struct guest_mem *m, uint64_t gpa, uint64_t len);

@@ -20,6 +20,7 @@ enum vcpu_stop {
     VCPU_STOP_TRIPLE_FAULT,
     VCPU_STOP_HALTED,     /* HLT with interrupts disabled: nothing can wake it */
     VCPU_STOP_FAILED,     /* entry failure or unhandled exit: reported */
+    VCPU_STOP_PAUSED,     /* ft/ ended the run (a recording's span, a log's end) */
 };
 
 struct vcpu {

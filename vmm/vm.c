@@ -31,6 +31,12 @@ void vm_events_register(const struct vm_events *ev, void *ctx)
     events_ctx = ctx;
 }
 
+void vm_events_current(const struct vm_events **ev, void **ctx)
+{
+    *ev = events;
+    *ctx = events_ctx;
+}
+
 vtime_t vm_now(struct vm *vm)
 {
     if (!vm->time_valid) {
@@ -102,7 +108,10 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     vm->host_tsc_hz = clock_tsc_hz();
     vm->preempt_shift = (unsigned)(caps->misc & 31);
     vm->caps_true = caps->true_ctls;
-    if (guest_mem_init(&vm->mem, c->memory_bytes, false)) {
+    vm->invept_type = caps->invept_single ? 1 : 2;
+    /* EPT accessed/dirty flags (SDM Vol. 3, "Accessed and Dirty Flags for
+     * EPT") tell ft/digest.c which memory the guest wrote. */
+    if (guest_mem_init(&vm->mem, c->memory_bytes, caps->ept_ad && caps->invept)) {
         fmt_snprintf(err, n, "not enough host memory for %llu MiB of guest RAM",
                      (unsigned long long)(c->memory_bytes >> 20));
         return -1;
@@ -201,12 +210,18 @@ void vm_finish(struct vm *vm)
         code = -3;
         fmt_snprintf(text, sizeof(text), "halted with interrupts disabled");
         break;
+    case VCPU_STOP_PAUSED:
+        code = -5;
+        fmt_snprintf(text, sizeof(text), "paused by ftvisor (reason above)");
+        break;
     default:
         code = -4;
         fmt_snprintf(text, sizeof(text), "stopped by ftvisor (report above)");
         break;
     }
-    vtime_t ran = vm_now(vm);
+    /* The last event point's time: reading the input again here would
+     * make a point the replay cannot match. */
+    vtime_t ran = vm->time_now;
     log_info("vmm", "guest exited: %s after %llu VM exits", text, (unsigned long long)v->exits);
     log_info("vmm", "guest ran %llu.%03llu s of virtual time: %llu exits per guest second",
              (unsigned long long)(ran / 1000000000u), (unsigned long long)(ran / 1000000u % 1000),

@@ -37,6 +37,8 @@ struct vm_events {
     void (*exited)(void *ctx, enum vcpu_stop why, int code, const char *text);
 };
 void vm_events_register(const struct vm_events *ev, void *ctx);
+/* The sink registered now (so a recorder can pass events on to it). */
+void vm_events_current(const struct vm_events **ev, void **ctx);
 
 /* What a VM is made from (the [guest] section plus the loaded files). */
 struct vm_config {
@@ -61,6 +63,7 @@ struct vm {
     uint64_t host_tsc_hz;   /* for the VMX-preemption timer */
     unsigned preempt_shift; /* IA32_VMX_MISC[4:0] */
     bool caps_true;         /* TRUE_* capability MSRs */
+    unsigned invept_type;   /* 1 single-context, 2 all-context */
     struct count_probe counting;
     uint64_t msr_bitmap_pa;
     const struct vinput_ops *in;

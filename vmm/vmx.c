@@ -77,6 +77,16 @@ int vmx_enable(const struct vmx_caps *caps, char *err, size_t n)
     return 0;
 }
 
+int vmx_invept(unsigned type, uint64_t eptp)
+{
+    struct {
+        uint64_t eptp, reserved;
+    } __attribute__((aligned(16))) desc = { eptp, 0 };
+    uint8_t bad;
+    __asm__ volatile("invept %1, %2; setbe %0" : "=qm"(bad) : "m"(desc), "r"((uint64_t)type) : "cc", "memory");
+    return bad ? -1 : 0;
+}
+
 uint64_t vmcs_create(const struct vmx_caps *caps)
 {
     uint64_t pa = pmm_alloc(1, 1);

@@ -35,6 +35,14 @@ uint64_t vmcs_create(const struct vmx_caps *caps);
 int vmx_enter(struct guest_regs *regs, int launched);
 void vmx_exit_entry(void);
 
+/* INVEPT (SDM Vol. 2, "INVEPT"; Vol. 3, "Invalidation of TLBs and
+ * Paging-Structure Caches"): drop cached translations derived from the EPT
+ * at eptp (single-context, type 1) or from every EPT (all-context, type
+ * 2). Needed after software changes EPT entries, including clearing their
+ * dirty flags (SDM Vol. 3, "Accessed and Dirty Flags for EPT"). Returns 0,
+ * or -1 if the CPU refused (VMfail). */
+int vmx_invept(unsigned type, uint64_t eptp);
+
 /* The control value for a capability MSR: wanted bits, forced to what the
  * CPU requires; bits the CPU cannot set are returned in *missing
  * (SDM Vol. 3, Appendix A.3: low half = allowed 0-settings, high half =

@@ -71,12 +71,15 @@ void vmx_caps_read(struct vmx_caps *c)
         c->pml = allowed1(c->procbased2, 17); /* enable PML */
         if (c->ept || c->vpid) {
             /* A.10: bit 16 2-MByte pages, 17 1-GByte pages, 14 WB, 20
-             * INVEPT, 21 accessed/dirty flags, 32 INVVPID. */
+             * INVEPT, 21 accessed/dirty flags, 25/26 single-context/
+             * all-context INVEPT, 32 INVVPID. */
             rdmsr_safe(MSR_VMX_EPT_VPID_CAP, &c->ept_vpid);
             c->ept_wb = (c->ept_vpid >> 14) & 1;
             c->ept_2m = (c->ept_vpid >> 16) & 1;
             c->ept_1g = (c->ept_vpid >> 17) & 1;
             c->invept = (c->ept_vpid >> 20) & 1;
+            c->invept_single = (c->ept_vpid >> 25) & 1;
+            c->invept_all = (c->ept_vpid >> 26) & 1;
             c->ept_ad = (c->ept_vpid >> 21) & 1;
             c->invvpid = (c->ept_vpid >> 32) & 1;
         }

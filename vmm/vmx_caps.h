@@ -14,7 +14,7 @@ struct vmx_caps {
     uint64_t basic, pinbased, procbased, procbased2, exit, entry, misc, ept_vpid, vmfunc;
     bool true_ctls;     /* IA32_VMX_BASIC bit 55 */
     bool ept, ug, vpid, preempt_timer, mtf, pml, secondary;
-    bool ept_2m, ept_1g, ept_ad, ept_wb, invept, invvpid;
+    bool ept_2m, ept_1g, ept_ad, ept_wb, invept, invept_single, invept_all, invvpid;
     int pmu_version, pmu_counters;
     bool under_hypervisor;
     char hypervisor[13];
