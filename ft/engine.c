@@ -30,7 +30,7 @@ void engine_set_policy(const struct engine_policy *p, void *ctx)
 
 /* Preemption-timer ticks from virtual time now to the deadline (SDM
  * Vol. 3, "VMX-Preemption Timer": TSC >> IA32_VMX_MISC[4:0]). */
-static uint64_t ticks_until(struct vm *vm, vtime_t deadline, vtime_t now)
+uint64_t engine_ticks_until(struct vm *vm, vtime_t deadline, vtime_t now)
 {
     if (deadline == VTIME_NEVER)
         return ~0ull;
@@ -41,19 +41,22 @@ static uint64_t ticks_until(struct vm *vm, vtime_t deadline, vtime_t now)
 /* After the handler of a synchronous exit that read the time: a device
  * register access may have moved a deadline; recompute it (ticking again
  * at the same time is a no-op otherwise). */
-static void settle(struct vm *vm)
+void engine_settle(struct vm *vm)
 {
     if (vm_time_read(vm))
         platform_tick(vm, vm->time_now);
 }
 
-static bool live_slice(struct vm *vm)
+bool engine_generic_slice(struct vm *vm)
 {
     struct vcpu *v = &vm->vcpu;
     bool progress = false;
     for (int i = 0; i < SLICE_EXITS; i++) {
         vtime_t deadline = vm->plat.next_deadline;
-        struct run_opts o = { .preempt_ticks = ticks_until(vm, deadline, policy->peek(policy_ctx)), .mtf = false };
+        struct run_opts o = { .preempt_ticks = policy->async_points
+                                                   ? engine_ticks_until(vm, deadline, policy->peek(policy_ctx))
+                                                   : ~0ull,
+                              .mtf = false };
         vm_new_point(vm);
         enum run_result r = vcpu_run(v, &o);
         if (r == RUN_STOPPED)
@@ -62,6 +65,8 @@ static bool live_slice(struct vm *vm)
             /* Waiting in HLT: the wake-up is an event point at the HLT. */
             if (policy->peek(policy_ctx) >= deadline) {
                 policy->point(policy_ctx, vm, POINT_HALT);
+                if (policy->after)
+                    policy->after(policy_ctx, vm);
                 progress = true;
                 continue;
             }
@@ -69,11 +74,18 @@ static bool live_slice(struct vm *vm)
         }
         progress = true;
         if (r == RUN_SYNC) {
-            settle(vm);
-            if (!vm_time_read(vm) && policy->peek(policy_ctx) >= vm->plat.next_deadline)
+            engine_settle(vm);
+            if (policy->after)
+                policy->after(policy_ctx, vm);
+            if (!vm_time_read(vm) && policy->peek(policy_ctx) >= vm->plat.next_deadline) {
                 policy->point(policy_ctx, vm, POINT_SYNC);
-        } else if (policy->peek(policy_ctx) >= deadline) {
+                if (policy->after)
+                    policy->after(policy_ctx, vm);
+            }
+        } else if (policy->async_points && policy->peek(policy_ctx) >= deadline) {
             policy->point(policy_ctx, vm, POINT_ASYNC);
+            if (policy->after)
+                policy->after(policy_ctx, vm);
         }
         vm_platform_requests(vm);
         if (r == RUN_ASYNC && v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
@@ -87,12 +99,13 @@ static bool engine_poll(void)
     struct vm *vm = &the_vm;
     if (!vm->created || !policy)
         return false;
-    bool progress = policy->slice ? policy->slice(policy_ctx, vm) : live_slice(vm);
+    bool progress = policy->slice ? policy->slice(policy_ctx, vm) : engine_generic_slice(vm);
     if (vm->vcpu.stop != VCPU_RUNNING && vm->created) {
         vm->created = false;
         vm_finish(vm);
-        if (policy->finished)
-            policy->finished(policy_ctx, vm);
+        const struct engine_policy *p = policy;
+        if (p->finished)
+            p->finished(policy_ctx, vm);
         else
             power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
     }
@@ -115,7 +128,7 @@ static vtime_t live_peek(void *ctx)
     return the_vm.in->now(the_vm.in_ctx);
 }
 
-static const struct engine_policy live_policy = { "live", live_peek, live_point, NULL, NULL };
+static const struct engine_policy live_policy = { "live", live_peek, live_point, true, NULL, NULL, NULL };
 
 static void engine_init(void)
 {

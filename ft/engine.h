@@ -21,12 +21,25 @@ struct engine_policy {
     /* Make an event point of kind here: read the time (vm_new_point() and
      * vm_now()), which advances the devices; record it if recording. */
     void (*point)(void *ctx, struct vm *vm, enum point_kind kind);
-    /* Run one slice of the guest (NULL: the live loop of engine.c). */
+    /* Make asynchronous points (preemption timer at device deadlines)?
+     * Without them (the exit-synchronous backend) deadlines are served at
+     * synchronous exits and HLT wake-ups only. */
+    bool async_points;
+    /* After each synchronous exit is fully handled and after each point
+     * (NULL: nothing): where a recorder adds output and state records. */
+    void (*after)(void *ctx, struct vm *vm);
+    /* Run one slice of the guest (NULL: the generic loop of engine.c). */
     bool (*slice)(void *ctx, struct vm *vm);
     /* The guest ended (after vm_finish()); NULL: [debug] on_guest_exit. */
     void (*finished)(void *ctx, struct vm *vm);
 };
 
 void engine_set_policy(const struct engine_policy *p, void *ctx);
+/* The generic loop (live and record): policy's peek/point/after. */
+bool engine_generic_slice(struct vm *vm);
+/* Preemption-timer ticks from virtual time now to a deadline. */
+uint64_t engine_ticks_until(struct vm *vm, vtime_t deadline, vtime_t now);
+/* After a synchronous exit: recompute device deadlines if time was read. */
+void engine_settle(struct vm *vm);
 
 #endif

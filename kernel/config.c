@@ -16,12 +16,14 @@ struct keydef {
     bool required;
 };
 
-enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_DEBUG };
+enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_RECORD, S_DEBUG };
 
 static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
-static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", NULL };
+static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", NULL };
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
+static const char *const record_mode_names[] = { "off", "selfcheck", NULL };
+static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
 
@@ -48,6 +50,13 @@ static const struct keydef guest_keys[] = {
     { "cpu_model", K_ENUM, F(struct cfg_guest, cpu_model), 0, 0, cpu_model_names, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
+static const struct keydef record_keys[] = {
+    { "mode", K_ENUM, F(struct cfg_record, mode), 0, 0, record_mode_names, true },
+    { "span_ms", K_U32, F(struct cfg_record, span_ms), 1, 86400000, NULL, false },
+    { "landmark", K_ENUM, F(struct cfg_record, landmark), 0, 0, landmark_names, false },
+    { "digest_every", K_U32, F(struct cfg_record, digest_every), 0, 1000000000, NULL, false },
+    { NULL, 0, 0, 0, 0, 0, NULL, false },
+};
 static const struct keydef debug_keys[] = {
     { "host", K_NAME, F(struct cfg_debug, host), 0, 0, NULL, false },
     { "on_guest_exit", K_ENUM, F(struct cfg_debug, on_guest_exit), 0, 0, on_exit_names, false },
@@ -68,6 +77,7 @@ static const struct {
     { "host", S_HOST, host_keys, true },
     { "pair", S_PAIR, pair_keys, false },
     { "guest", S_GUEST, guest_keys, false },
+    { "record", S_RECORD, record_keys, false },
     { "debug", S_DEBUG, debug_keys, false },
 };
 #define NSECTIONS (int)(sizeof(sections) / sizeof(sections[0]))
@@ -391,7 +401,7 @@ static int header(struct parser *p, char *s)
         if (strcmp(name, sections[i].name) == 0)
             id = i;
     if (id < 0)
-        return fail(p, p->line, "unknown section [%s] (expected host NAME, pair, guest or debug)", name);
+        return fail(p, p->line, "unknown section [%s] (expected host NAME, pair, guest, record or debug)", name);
     p->sec = id;
     p->sec_line = p->line;
     memset(p->seen, 0, sizeof(p->seen));
@@ -428,6 +438,11 @@ static int header(struct parser *p, char *s)
         cfg->guest.present = true;
         cfg->guest.line = p->line;
         p->obj = &cfg->guest;
+        break;
+    case S_RECORD:
+        cfg->record.present = true;
+        cfg->record.line = p->line;
+        p->obj = &cfg->record;
         break;
     default:
         p->obj = &cfg->debug;
@@ -506,6 +521,8 @@ static int cross_check(struct parser *p)
         if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk.path[0])
             return fail(p, p->arbiter_line, "arbiter = disk needs a shared guest disk ([guest] disk)");
     }
+    if (cfg->record.present && cfg->record.mode != CFG_REC_OFF && !cfg->guest.present)
+        return fail(p, cfg->record.line, "[record] needs a [guest] to record");
     if (cfg->debug.host[0]) {
         bool found = false;
         for (int i = 0; i < cfg->nhosts; i++)
@@ -525,6 +542,7 @@ int config_parse(const char *text, size_t len, const char *file, struct config *
     cfg->pair.heartbeat_ms = 100;
     cfg->pair.failover_timeout_ms = 1000;
     cfg->debug.log_level = CFG_LOG_INFO;
+    cfg->record.digest_every = 1000;
     p.cfg = cfg;
     p.err = err;
     p.errlen = errlen;
@@ -609,6 +627,7 @@ const char *config_on_exit_name(enum cfg_on_exit v) { return on_exit_names[v]; }
 const char *config_log_level_name(enum cfg_log_level v) { return log_level_names[v]; }
 const char *config_fault_test_name(enum cfg_fault_test v) { return fault_names[v]; }
 const char *config_cpu_model_name(enum cfg_cpu_model v) { return cpu_model_names[v]; }
+const char *config_landmark_name(enum cfg_landmark v) { return landmark_names[v]; }
 const char *config_arbiter_name(enum cfg_arbiter v)
 {
     return v == CFG_ARBITER_WITNESS ? "witness" : v == CFG_ARBITER_DISK ? "disk" : "none";

@@ -23,7 +23,9 @@ enum cfg_arbiter { CFG_ARBITER_NONE, CFG_ARBITER_WITNESS, CFG_ARBITER_DISK };
 enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
 /* A deliberate fault at the end of boot, to test the exception reports. */
 enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, CFG_FAULT_GP, CFG_FAULT_DF,
-                      CFG_FAULT_VMENTRY /* corrupt the guest state: a failed VM entry must be decoded */ };
+                      CFG_FAULT_VMENTRY, /* corrupt the guest state: a failed VM entry must be decoded */
+                      CFG_FAULT_LOG_CORRUPT, /* selfcheck: flip a bit in the log (its CRC must catch it) */
+                      CFG_FAULT_LOG_RETIME /* selfcheck: rewrite one TIME record validly (replay must diverge) */ };
 
 struct cfg_host {
     char name[CFG_NAME_MAX];
@@ -61,6 +63,19 @@ struct cfg_guest {
     int line;
 };
 
+/* Recording and replay of the guest (ft/). */
+enum cfg_record_mode { CFG_REC_OFF, CFG_REC_SELFCHECK };
+enum cfg_landmark { CFG_LM_AUTO, CFG_LM_EMULATOR, CFG_LM_EXITS, CFG_LM_PMU };
+
+struct cfg_record {
+    bool present;
+    enum cfg_record_mode mode;
+    uint32_t span_ms;      /* selfcheck: virtual ms to record (0: until the guest ends) */
+    enum cfg_landmark landmark;
+    uint32_t digest_every; /* state digest every N event points (0: only at the end) */
+    int line;
+};
+
 struct cfg_debug {
     char host[CFG_NAME_MAX]; /* empty: find this host by NIC MAC */
     int host_line;
@@ -82,6 +97,7 @@ struct config {
     struct cfg_host hosts[CFG_MAX_HOSTS];
     struct cfg_pair pair;
     struct cfg_guest guest;
+    struct cfg_record record;
     struct cfg_debug debug;
 };
 
@@ -102,6 +118,7 @@ const char *config_arbiter_name(enum cfg_arbiter v);
 const char *config_log_level_name(enum cfg_log_level v);
 const char *config_fault_test_name(enum cfg_fault_test v);
 const char *config_cpu_model_name(enum cfg_cpu_model v);
+const char *config_landmark_name(enum cfg_landmark v);
 
 /* "10.0.0.1" into host byte order; false when malformed. */
 bool config_parse_ipv4(const char *s, uint32_t *out);

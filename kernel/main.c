@@ -227,7 +227,7 @@ void kernel_main(uint64_t fdt_phys)
              (unsigned long long)((clock_ns() - ns0) / 1000000));
 
     load_config();
-    if (cfg.debug.fault_test != CFG_FAULT_NONE && cfg.debug.fault_test != CFG_FAULT_VMENTRY)
+    if (cfg.debug.fault_test >= CFG_FAULT_UD && cfg.debug.fault_test <= CFG_FAULT_DF) /* host exceptions */
         fault_test(cfg.debug.fault_test);
 
     for (const struct service *s = __services_start; s < __services_end; s++)

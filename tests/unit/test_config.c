@@ -420,7 +420,7 @@ TEST(rejects_unterminated_header)
 
 TEST(rejects_unknown_section)
 {
-    FAILS("[hosts alpha]\n", 1, "unknown section [hosts] (expected host NAME, pair, guest or debug)");
+    FAILS("[hosts alpha]\n", 1, "unknown section [hosts] (expected host NAME, pair, guest, record or debug)");
     FAILS(HOST_A "[Pair]\n", 5, "unknown section [Pair]");
     FAILS(HOST_A "[]\n", 5, "unknown section []");
 }

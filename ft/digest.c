@@ -1,0 +1,90 @@
+/* State digests: what STATE records and the log header carry so that a
+ * replay can prove it reached the same guest state as the recording.
+ *
+ * Memory enters through a table of one CRC32C per 4 KiB guest page. The
+ * table is refreshed from the EPT dirty flags: only 2 MiB chunks written
+ * since the last digest are read again (hardware CRC32C: a few ms per
+ * chunk, even emulated), so a digest costs the pages the guest wrote, not
+ * all of RAM. The memory digest is the CRC32C of the whole table, so it
+ * covers every page's current content whichever pages were written; a
+ * chunk flagged dirty only by a page walk (EPT A/D treats guest paging-
+ * structure accesses as writes, at TLB-dependent times) is just read again,
+ * it cannot change the result. A full digest (the log's initial state and
+ * its end) reads every chunk regardless of the flags.
+ *
+ * Without EPT A/D flags (not seen on VT-x CPUs with EPT, but the
+ * capability is optional) periodic digests cover the registers only and
+ * the full digests still cover all of RAM. */
+#include "rr.h"
+#include "../vmm/vm.h"
+#include "../vmm/vmcs.h"
+#include "../vmm/vmx.h"
+#include "../kernel/crc32c.h"
+#include "../kernel/layout.h"
+#include "../kernel/log.h"
+#include "../kernel/pmm.h"
+#include <string.h>
+
+#define PAGES_PER_CHUNK (GUEST_CHUNK / 4096)
+
+static struct {
+    uint32_t *crc; /* per guest page, in chunk order */
+    uint64_t nchunks;
+    uint64_t chunks_read; /* statistics: chunks re-read */
+} T;
+
+static void read_chunk(struct vm *vm, uint64_t i)
+{
+    const uint8_t *p = phys_to_virt(vm->mem.chunk_hpa[i]);
+    uint32_t *out = T.crc + i * PAGES_PER_CHUNK;
+    for (uint64_t k = 0; k < PAGES_PER_CHUNK; k++)
+        out[k] = crc32c(0, p + k * 4096, 4096);
+    T.chunks_read++;
+}
+
+/* Bring the page table up to date: every chunk (all) or the dirty ones. */
+static uint32_t memory_digest(struct vm *vm, bool all)
+{
+    struct guest_mem *m = &vm->mem;
+    if (!T.crc || T.nchunks != m->nchunks) {
+        uint64_t bytes = m->nchunks * PAGES_PER_CHUNK * 4;
+        T.crc = phys_to_virt(pmm_alloc((bytes + 4095) / 4096, 1));
+        T.nchunks = m->nchunks;
+        all = true;
+    }
+    if (!all && !m->ept_ad)
+        return 0;
+    bool cleared = false;
+    for (uint64_t i = 0; i < m->nchunks; i++) {
+        bool dirty = m->ept_ad && guest_mem_take_dirty(m, i);
+        cleared |= dirty;
+        if (all || dirty)
+            read_chunk(vm, i);
+    }
+    if (cleared && vmx_invept(vm->invept_type, m->eptp))
+        log_warn("record", "INVEPT failed: later writes may not be seen by state digests");
+    return crc32c(0, T.crc, m->nchunks * PAGES_PER_CHUNK * 4);
+}
+
+uint64_t rr_digest_chunks_read(void) { return T.chunks_read; }
+
+void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN])
+{
+    /* The register block (docs/log-format.md, "Digests"). */
+    struct {
+        uint64_t gpr[16], rip, rflags, cr0, cr3, cr4, efer;
+        uint32_t mem, reserved;
+    } b;
+    memset(&b, 0, sizeof(b));
+    landmark_gprs(&vm->vcpu, b.gpr);
+    b.rip = vmread(VMCS_GUEST_RIP);
+    b.rflags = vmread(VMCS_GUEST_RFLAGS);
+    b.cr0 = vcpu_guest_cr0(&vm->vcpu);
+    b.cr3 = vmread(VMCS_GUEST_CR3);
+    b.cr4 = vcpu_guest_cr4(&vm->vcpu);
+    b.efer = vmread(VMCS_GUEST_EFER);
+    b.mem = memory_digest(vm, full);
+    struct log_state_digest s;
+    log_state_digest_begin(&s, &b, sizeof(b));
+    log_state_digest_end(&s, out);
+}

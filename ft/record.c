@@ -1,0 +1,306 @@
+/* The recorder: the guest runs live, and every nondeterministic input it
+ * consumes becomes a log record (docs/log-format.md):
+ *   - a TIME record for each event point at a synchronous exit or a HLT
+ *     wake-up (virtual time, at the exit ordinal);
+ *   - an ASYNC record for each asynchronous event point (virtual time and
+ *     the landmark where it happened);
+ *   - OUTPUT records with a CRC of the console output, after the exit that
+ *     ended each line, so the replay can check it produced the same;
+ *   - STATE records every digest_every points, and at the end.
+ * Virtual time is host time since the guest started (as in live mode). */
+#include "rr.h"
+#include "engine.h"
+#include "../vmm/vm.h"
+#include "../vmm/vmcs.h"
+#include "../kernel/clock.h"
+#include "../kernel/crc32c.h"
+#include "../kernel/format.h"
+#include "../kernel/kernel.h"
+#include "../kernel/layout.h"
+#include "../kernel/strutil.h"
+#include "../kernel/log.h"
+#include "../kernel/sha256.h"
+#include <string.h>
+
+#define REG_RING 4096
+
+static struct {
+    struct vm *vm;
+    enum lm_backend backend;
+    struct memlog *out;
+    struct log_encoder enc;
+    uint8_t frame[LOG_MAX_FRAME];
+    uint64_t start_ns;
+    bool async_pending;
+    uint32_t span_ms, digest_every;
+    struct rr_totals t;
+    /* Console output since the last OUTPUT record. */
+    uint64_t out_bytes;
+    uint32_t out_crc;
+    bool line_done;
+    rr_finished_fn finished;
+    uint64_t regs[REG_RING][17];
+} R;
+
+uint8_t rr_end_reason(int why)
+{
+    return why == VCPU_STOP_PAUSED ? LOG_END_STOPPED : why == VCPU_STOP_FAILED ? LOG_END_FAILED : LOG_END_POWEROFF;
+}
+
+static void *live_events_ctx;
+static const struct vm_events *live_events;
+
+void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN])
+{
+    /* What makes two runs the same guest: its image, command line, CPU
+     * model and memory (the RTC epoch and TSC rate are header fields).
+     * The images enter by length and CRC32C: SHA-256 over megabytes is
+     * seconds of emulated CPU, and this digest only has to tell honest
+     * configurations apart (the channel's HMAC guards against forgery). */
+    struct {
+        uint64_t kernel_len, initrd_len, mem;
+        uint32_t kernel_crc, initrd_crc;
+    } b = { vm->config.kernel_len, vm->config.initrd_len, vm->mem.ram_bytes,
+            crc32c(0, vm->config.kernel, vm->config.kernel_len),
+            vm->config.initrd ? crc32c(0, vm->config.initrd, vm->config.initrd_len) : 0 };
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_update(&c, &b, sizeof(b));
+    sha256_update(&c, vm->config.cmdline, strlen(vm->config.cmdline) + 1);
+    sha256_update(&c, vm->cpu->name, strlen(vm->cpu->name) + 1);
+    sha256_final(&c, out);
+}
+
+/* Close the frame in progress into the memory log and open the next. */
+static void flush_frame(void)
+{
+    size_t size;
+    if (log_frame_end(&R.enc, &size) != LOG_OK)
+        return;
+    if (R.out->len + size > R.out->cap) {
+        if (!R.out->overflowed)
+            log_warn("record", "the in-memory log is full (%llu KiB): later records are lost",
+                     (unsigned long long)(R.out->cap >> 10));
+        R.out->overflowed = true;
+    } else {
+        memcpy(R.out->buf + R.out->len, R.frame, size);
+        R.out->len += size;
+    }
+    log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
+}
+
+static void put(const struct log_record *r)
+{
+    int e = log_put(&R.enc, r);
+    if (e == LOG_ERR_FULL) {
+        flush_frame();
+        e = log_put(&R.enc, r);
+    }
+    if (e != LOG_OK) {
+        log_warn("record", "record %s not logged: %s", log_record_name(r->type), log_error_name(e));
+        return;
+    }
+    R.t.records++;
+}
+
+static vtime_t rec_now(void *ctx)
+{
+    (void)ctx;
+    struct vm *vm = R.vm;
+    vtime_t t = clock_ns() - R.start_ns;
+    struct log_record r;
+    memset(&r, 0, sizeof(r));
+    r.exit = vm->vcpu.sync_exits;
+    r.vtime_ns = t;
+    if (R.async_pending) {
+        struct landmark l;
+        landmark_here(vm, R.backend, &l);
+        r.type = LOG_REC_ASYNC;
+        r.icount = l.icount;
+        r.rip = l.rip;
+        r.rcx = l.rcx;
+        r.regs_crc = l.regs_crc;
+        R.async_pending = false;
+        R.t.asyncs++;
+    } else {
+        r.type = LOG_REC_TIME;
+    }
+    put(&r);
+    /* Registers at this point, for a divergence report later. */
+    uint64_t gpr[16];
+    landmark_gprs(&vm->vcpu, gpr);
+    uint64_t *slot = R.regs[R.t.points % REG_RING];
+    slot[0] = vmread(VMCS_GUEST_RIP);
+    memcpy(slot + 1, gpr, sizeof(gpr));
+    R.t.points++;
+    R.t.vtime = t;
+    return t;
+}
+
+static void rec_start(void *ctx)
+{
+    (void)ctx;
+    R.start_ns = clock_ns();
+}
+
+static uint64_t rec_tsc_hz(void *ctx)
+{
+    (void)ctx;
+    return R.vm->tsc_hz;
+}
+
+static const struct vinput_ops rec_input = { "recorded", rec_now, rec_start, rec_tsc_hz };
+
+static vtime_t rec_peek(void *ctx)
+{
+    (void)ctx;
+    return clock_ns() - R.start_ns;
+}
+
+static void rec_point(void *ctx, struct vm *vm, enum point_kind kind)
+{
+    (void)ctx;
+    R.async_pending = kind == POINT_ASYNC;
+    vm_new_point(vm);
+    vm_now(vm);
+}
+
+static void state_record(struct vm *vm, bool full)
+{
+    struct log_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = LOG_REC_STATE;
+    r.exit = vm->vcpu.sync_exits;
+    r.icount = landmark_icount(vm, R.backend);
+    rr_state_digest(vm, full, r.digest);
+    put(&r);
+    R.t.states++;
+}
+
+/* Output digests, then periodic state digests, then the span's end. */
+static void rec_after(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    if (R.line_done) {
+        struct log_record r;
+        memset(&r, 0, sizeof(r));
+        r.type = LOG_REC_OUTPUT;
+        r.stream = LOG_STREAM_CONSOLE;
+        r.exit = vm->vcpu.sync_exits;
+        r.bytes = R.out_bytes;
+        r.crc = R.out_crc;
+        put(&r);
+        R.out_bytes = 0;
+        R.out_crc = 0;
+        R.line_done = false;
+    }
+    if (!vm_time_read(vm))
+        return;
+    if (R.digest_every && R.t.points % R.digest_every == 0)
+        state_record(vm, false);
+    if (R.span_ms && vm->time_now >= (uint64_t)R.span_ms * 1000000 && vm->vcpu.stop == VCPU_RUNNING)
+        vcpu_stop(&vm->vcpu, VCPU_STOP_PAUSED, "recording span of %u ms reached", R.span_ms);
+}
+
+static void rec_console(void *ctx, uint8_t byte)
+{
+    (void)ctx;
+    R.out_bytes++;
+    R.out_crc = crc32c(R.out_crc, &byte, 1);
+    R.t.console_bytes++;
+    if (byte == '\n')
+        R.line_done = true;
+    if (live_events && live_events->console_out)
+        live_events->console_out(live_events_ctx, byte);
+}
+
+static void rec_exited(void *ctx, enum vcpu_stop why, int code, const char *text)
+{
+    (void)ctx;
+    struct vm *vm = R.vm;
+    /* The end: a full state digest where the guest stopped, then END. */
+    state_record(vm, true);
+    struct log_record r;
+    memset(&r, 0, sizeof(r));
+    r.type = LOG_REC_END;
+    r.exit = vm->vcpu.sync_exits;
+    r.reason = rr_end_reason(why);
+    put(&r);
+    flush_frame();
+    R.t.exits = vm->vcpu.sync_exits;
+    R.t.icount = landmark_icount(vm, R.backend);
+    if (live_events && live_events->exited)
+        live_events->exited(live_events_ctx, why, code, text);
+}
+
+static const struct vm_events rec_events = { rec_console, rec_exited };
+
+void recorder_totals(struct rr_totals *t) { *t = R.t; }
+
+bool recorder_regs_at(uint64_t point, uint64_t regs[17])
+{
+    if (point >= R.t.points || R.t.points - point > REG_RING)
+        return false;
+    memcpy(regs, R.regs[point % REG_RING], sizeof(R.regs[0]));
+    return true;
+}
+
+static void rec_finished(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    if (R.finished)
+        R.finished(vm);
+}
+
+int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_t span_ms, uint32_t digest_every,
+                   rr_finished_fn finished, char *err, size_t n)
+{
+    memset(&R.t, 0, sizeof(R.t));
+    R.vm = vm;
+    R.backend = b;
+    R.out = out;
+    R.span_ms = span_ms;
+    R.digest_every = digest_every;
+    R.out_bytes = R.out_crc = 0;
+    R.line_done = R.async_pending = false;
+    R.finished = finished;
+    out->len = 0;
+    out->overflowed = false;
+    vm_events_current(&live_events, &live_events_ctx);
+    vm_events_register(&rec_events, NULL);
+
+    struct log_header h;
+    memset(&h, 0, sizeof(h));
+    h.format_version = LOG_FORMAT_VERSION;
+    h.backend = (uint8_t)b;
+    h.tsc_hz = vm->tsc_hz;
+    h.epoch_s = vm->config.epoch_seconds;
+    h.mem_bytes = vm->mem.ram_bytes;
+    str_copy(h.cpu_model, vm->cpu->name, sizeof(h.cpu_model));
+    rr_config_digest(vm, h.config_digest);
+    uint8_t d[LOG_STATE_DIGEST_LEN];
+    rr_state_digest(vm, true, d);
+    memcpy(h.init_digest, d, sizeof(d));
+    const struct cfg_host *me = kernel_this_host();
+    str_copy(h.host, me ? me->name : "?", sizeof(h.host));
+    h.boot_id = 1;
+    log_encoder_init(&R.enc);
+    size_t size;
+    int e = log_encode_header(&R.enc, &h, out->buf, out->cap, &size);
+    if (e != LOG_OK) {
+        fmt_snprintf(err, n, "cannot write the log's header: %s", log_error_name(e));
+        return -1;
+    }
+    out->len = size;
+    log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
+    vinput_register(&rec_input, NULL);
+    vm->in = &rec_input;
+    vm->in_ctx = NULL;
+    R.start_ns = clock_ns();
+    static const struct engine_policy rec_policy = { "record", rec_peek, rec_point, true, rec_after, NULL,
+                                                      rec_finished };
+    static const struct engine_policy rec_policy_exits = { "record", rec_peek, rec_point, false, rec_after, NULL,
+                                                            rec_finished };
+    engine_set_policy(b == LM_EXITS ? &rec_policy_exits : &rec_policy, NULL);
+    return 0;
+}

@@ -1,0 +1,411 @@
+/* The replayer: runs the guest again from the same initial state,
+ * feeding it the recorded inputs at the recorded points and checking it
+ * does everything the recording says:
+ *   - a TIME record is consumed when the guest reads time at (or the
+ *     recorder advanced the devices after) the synchronous exit with its
+ *     ordinal;
+ *   - an ASYNC record is reached by running to its landmark: the
+ *     VMX-preemption timer armed 64 instructions short, then single steps
+ *     with the monitor trap flag (the recipe in docs/platform.md), and
+ *     RIP, RCX and the register CRC are checked there;
+ *   - OUTPUT and STATE records are compared after the exit that made them.
+ * The first mismatch stops the replay with a report: the record, its
+ * landmark, and both register sets. */
+#include "rr.h"
+#include "engine.h"
+#include "../vmm/vm.h"
+#include "../vmm/vmcs.h"
+#include "../kernel/crc32c.h"
+#include "../kernel/format.h"
+#include "../kernel/kernel.h"
+#include "../kernel/log.h"
+#include <string.h>
+
+#define APPROACH_MARGIN 64
+
+static struct {
+    struct vm *vm;
+    enum lm_backend backend;
+    const struct memlog *in;
+    size_t pos;
+    struct log_decoder dec;
+    struct log_record next;
+    bool have_next, ended, diverged, at_landmark, started, damaged;
+    vtime_t last_time;
+    uint64_t approach_logged, dbg_runs;
+    uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
+    struct rr_totals t;
+    uint64_t out_bytes;
+    uint32_t out_crc;
+    rr_finished_fn finished;
+} P;
+
+
+/* The next record (decoded lazily from the memory log). */
+static const struct log_record *peek_rec(void)
+{
+    if (P.have_next || P.ended)
+        return P.have_next ? &P.next : NULL;
+    for (;;) {
+        size_t used = 0;
+        int r = log_decoder_feed(&P.dec, P.in->buf + P.pos, P.in->len - P.pos, &used, &P.next);
+        P.pos += used;
+        if (r == LOG_OK) {
+            P.have_next = true;
+            return &P.next;
+        }
+        if (r == LOG_GOT_HEADER)
+            continue;
+        if (r != LOG_NEED_MORE) {
+            /* A damaged log is never replayed past the damage: nothing of
+             * a frame is used unless its CRC holds. */
+            P.damaged = true;
+            log_error("replay", "the log is damaged: %s", log_decoder_error(&P.dec));
+        }
+        P.ended = true;
+        return NULL;
+    }
+}
+
+static void consume(void)
+{
+    log_debug("replay", "#%llu %s exit %llu icount %llu t %llu (at exit %llu icount %llu)",
+              (unsigned long long)P.t.records, log_record_name(P.next.type), (unsigned long long)P.next.exit,
+              (unsigned long long)P.next.icount, (unsigned long long)P.next.vtime_ns,
+              (unsigned long long)P.vm->vcpu.sync_exits, (unsigned long long)landmark_icount(P.vm, P.backend));
+    P.have_next = false;
+    P.t.records++;
+}
+
+static void print_regs(const char *who, const uint64_t rip, const uint64_t gpr[16])
+{
+    kprintf("  %s: RIP=%016llx RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", who, (unsigned long long)rip,
+            (unsigned long long)gpr[0], (unsigned long long)gpr[3], (unsigned long long)gpr[1],
+            (unsigned long long)gpr[2]);
+    kprintf("  %s: RSI=%016llx RDI=%016llx RBP=%016llx RSP=%016llx\n", who, (unsigned long long)gpr[6],
+            (unsigned long long)gpr[7], (unsigned long long)gpr[5], (unsigned long long)gpr[4]);
+}
+
+static void diverge(const char *fmt, const char *what)
+{
+    struct vm *vm = P.vm;
+    P.diverged = true;
+    const struct log_record *r = P.have_next ? &P.next : NULL;
+    log_error("replay", "DIVERGED: %s%s", fmt, what ? what : "");
+    if (r)
+        kprintf("  first differing record: #%llu %s (frame %u, record %u) at exit %llu, landmark %llu\n",
+                (unsigned long long)P.t.records, log_record_name(r->type), r->frame_seq, r->index,
+                (unsigned long long)r->exit, (unsigned long long)r->icount);
+    kprintf("  replay position: exit %llu, instruction %llu\n", (unsigned long long)vm->vcpu.sync_exits,
+            (unsigned long long)landmark_icount(vm, P.backend));
+    uint64_t gpr[16], rec[17];
+    landmark_gprs(&vm->vcpu, gpr);
+    print_regs("replayed", vmread(VMCS_GUEST_RIP), gpr);
+    if (recorder_regs_at(P.t.points, rec))
+        print_regs("recorded", rec[0], rec + 1);
+    if (vm->vcpu.stop == VCPU_RUNNING)
+        vcpu_stop(&vm->vcpu, VCPU_STOP_FAILED, "replay diverged from the log");
+}
+
+/* Virtual time for the guest: the recorded value for this point. */
+static vtime_t rep_now(void *ctx)
+{
+    (void)ctx;
+    struct vm *vm = P.vm;
+    const struct log_record *r = peek_rec();
+    if (P.diverged)
+        return P.last_time;
+    if (P.at_landmark) {
+        P.at_landmark = false;
+        if (!r || r->type != LOG_REC_ASYNC) {
+            diverge("at a landmark but the next record is not ASYNC", NULL);
+            return P.last_time;
+        }
+    } else if (!r || r->type != LOG_REC_TIME || r->exit != vm->vcpu.sync_exits) {
+        diverge("the guest reads time here but the log has ", r ? log_record_name(r->type) : "nothing");
+        return P.last_time;
+    }
+    P.last_time = r->vtime_ns;
+    P.runs_at_point = vm->vcpu.runs;
+    consume();
+    P.t.points++;
+    if (r->type == LOG_REC_ASYNC)
+        P.t.asyncs++;
+    P.t.vtime = P.last_time;
+    return P.last_time;
+}
+
+static void rep_start(void *ctx) { (void)ctx; }
+static uint64_t rep_tsc_hz(void *ctx) { (void)ctx; return P.vm->tsc_hz; }
+static const struct vinput_ops rep_input = { "replayed", rep_now, rep_start, rep_tsc_hz };
+
+/* Records that belong after the current exit: OUTPUT and STATE at this
+ * ordinal, and END. */
+static void check_after(void)
+{
+    struct vm *vm = P.vm;
+    struct vcpu *v = &vm->vcpu;
+    const struct log_record *r;
+    while (!P.diverged && (r = peek_rec()) != NULL && r->exit == v->sync_exits) {
+        if (r->type == LOG_REC_OUTPUT) {
+            if (r->bytes != P.out_bytes || r->crc != P.out_crc) {
+                diverge("console output differs from the recording", NULL);
+                return;
+            }
+            P.out_bytes = 0;
+            P.out_crc = 0;
+            consume();
+        } else if (r->type == LOG_REC_STATE) {
+            uint8_t want[LOG_STATE_DIGEST_LEN], got[LOG_STATE_DIGEST_LEN];
+            memcpy(want, r->digest, sizeof(want));
+            uint64_t at = r->exit;
+            if (P.backend != LM_EXITS && r->icount != landmark_icount(vm, P.backend)) {
+                diverge("a state digest falls at another instruction count", NULL);
+                return;
+            }
+            consume();
+            /* The STATE right before END covers all of guest RAM. */
+            const struct log_record *n = peek_rec();
+            bool full = n && n->type == LOG_REC_END && n->exit == at;
+            rr_state_digest(vm, full, got);
+            P.t.states++;
+            if (memcmp(want, got, sizeof(want)) != 0) {
+                diverge(full ? "the final state digest (registers and all of RAM) differs"
+                             : "the state digest (registers) differs",
+                        NULL);
+                return;
+            }
+        } else if (r->type == LOG_REC_END) {
+            uint8_t reason = r->reason;
+            consume();
+            P.ended = true;
+            if (v->stop == VCPU_RUNNING) {
+                if (reason != LOG_END_STOPPED) {
+                    diverge("the recorded guest ended here but the replayed one runs on", NULL);
+                    return;
+                }
+                vcpu_stop(v, VCPU_STOP_PAUSED, "replay reached the end of the log");
+            } else if (reason != rr_end_reason(v->stop)) {
+                diverge("the guest ended otherwise than in the recording", NULL);
+            }
+            return;
+        } else {
+            return;
+        }
+    }
+}
+
+static bool rep_slice(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    struct vcpu *v = &vm->vcpu;
+    bool progress = false;
+    if (!P.started) {
+        /* The freshly booted guest must be the one the recording began
+         * with, registers and all of RAM. */
+        P.started = true;
+        uint8_t d[LOG_STATE_DIGEST_LEN];
+        rr_state_digest(vm, true, d);
+        if (memcmp(d, P.dec.header.init_digest, sizeof(d)) != 0) {
+            diverge("the guest's initial state differs from the recording's", NULL);
+            return true;
+        }
+    }
+    for (int i = 0; i < 256 && v->stop == VCPU_RUNNING; i++) {
+        check_after();
+        if (v->stop != VCPU_RUNNING)
+            break;
+        const struct log_record *r = peek_rec();
+        if (!r) {
+            vcpu_stop(v, VCPU_STOP_PAUSED, "replay consumed the whole log");
+            break;
+        }
+        struct run_opts o = { .preempt_ticks = ~0ull, .mtf = false };
+        if (r->type == LOG_REC_ASYNC && P.backend == LM_EMULATOR) {
+            uint64_t cur = landmark_icount(vm, P.backend);
+            if (v->sync_exits == r->exit && cur == r->icount && v->runs == P.runs_at_point) {
+                /* The recorder reached every ASYNC through a VM entry, and
+                 * an entry delivers a pending interrupt before the first
+                 * instruction: enter with the timer at zero, which exits
+                 * after any event injection and before any instruction
+                 * (SDM Vol. 3, 26.7.4 "VMX-Preemption Timer"). */
+                o.preempt_ticks = 0;
+            } else if (v->sync_exits == r->exit && cur == r->icount) {
+                struct landmark l;
+                landmark_here(vm, P.backend, &l);
+                if (l.rip != r->rip || l.rcx != r->rcx || l.regs_crc != r->regs_crc) {
+                    diverge("the landmark's registers differ (RIP, RCX or the register CRC)", NULL);
+                    break;
+                }
+                P.at_landmark = true;
+                vm_new_point(vm);
+                vm_now(vm);
+                engine_settle(vm);
+                progress = true;
+                continue;
+            }
+            if (cur > r->icount || v->sync_exits > r->exit) {
+                diverge("the replay ran past a landmark", NULL);
+                break;
+            }
+            uint64_t left = r->icount - cur;
+            if (left > 0 && P.approach_logged != P.t.records) {
+                P.approach_logged = P.t.records;
+                P.dbg_runs = 0;
+                log_debug("replay", "approaching ASYNC #%llu: exit %llu icount %llu from icount %llu",
+                          (unsigned long long)P.t.records, (unsigned long long)r->exit,
+                          (unsigned long long)r->icount, (unsigned long long)cur);
+            }
+            /* A timer value V stops about 20 instructions short of V, so a
+             * small V would make no progress at all: below twice the
+             * margin, single steps. */
+            if (left > 2 * APPROACH_MARGIN)
+                o.preempt_ticks = (left - APPROACH_MARGIN) >> vm->preempt_shift;
+            else if (left > 0)
+                o.mtf = true;
+        }
+        vm_new_point(vm);
+        enum run_result res = vcpu_run(v, &o);
+        if (r->type == LOG_REC_ASYNC && P.dbg_runs++ < 40)
+            log_debug("replay", "run: preempt %llu mtf %d -> %d reason %u, exit %llu icount %llu rip %llx rcx %llx",
+                      (unsigned long long)o.preempt_ticks, o.mtf, res, v->exit_reason & 0xffff,
+                      (unsigned long long)v->sync_exits, (unsigned long long)landmark_icount(vm, P.backend),
+                      (unsigned long long)v->rip, (unsigned long long)*vcpu_gpr(v, 1));
+        if (res == RUN_STOPPED)
+            break;
+        if (res == RUN_HALTED) {
+            /* Halted: the recorder's wake-up is a TIME at this exit. */
+            r = peek_rec();
+            if (r && r->type == LOG_REC_TIME && r->exit == v->sync_exits) {
+                vm_new_point(vm);
+                vm_now(vm);
+                engine_settle(vm);
+                progress = true;
+                continue;
+            }
+            if (r && r->exit == v->sync_exits && r->type != LOG_REC_ASYNC) {
+                check_after();
+                continue;
+            }
+            diverge("the guest halted where the log expects ", r ? log_record_name(r->type) : "nothing");
+            break;
+        }
+        progress = true;
+        if (res == RUN_SYNC) {
+            engine_settle(vm);
+            check_after();
+            r = peek_rec();
+            if (!P.diverged && !vm_time_read(vm) && r && r->type == LOG_REC_TIME && r->exit == v->sync_exits) {
+                vm_new_point(vm);
+                vm_now(vm);
+                engine_settle(vm);
+            }
+        }
+        vm_platform_requests(vm);
+        if (res == RUN_ASYNC && v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
+            break; /* the host has work */
+    }
+    return progress;
+}
+
+static void rep_console(void *ctx, uint8_t byte)
+{
+    (void)ctx;
+    P.out_bytes++;
+    P.out_crc = crc32c(P.out_crc, &byte, 1);
+    P.t.console_bytes++;
+}
+
+static void rep_exited(void *ctx, enum vcpu_stop why, int code, const char *text)
+{
+    (void)ctx;
+    (void)code;
+    (void)text;
+    /* The guest stopped by itself (power-off, exit hypercall, a failure):
+     * the log must end right here, the same way. */
+    if (!P.diverged && !P.ended) {
+        check_after();
+        if (!P.diverged && !P.ended) {
+            const struct log_record *r = peek_rec();
+            diverge(why == VCPU_STOP_PAUSED ? "the replay stopped before the log's END; next: "
+                                            : "the guest ended where the log goes on with ",
+                    r ? log_record_name(r->type) : "nothing (the log is incomplete)");
+        }
+    }
+    P.t.exits = P.vm->vcpu.sync_exits;
+    P.t.icount = landmark_icount(P.vm, P.backend);
+}
+
+static void rep_finished(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    if (P.finished)
+        P.finished(vm);
+}
+
+static const struct vm_events rep_events = { rep_console, rep_exited };
+
+bool replayer_diverged(void) { return P.diverged; }
+bool replayer_damaged(void) { return P.damaged; }
+bool replayer_reached_end(void) { return P.ended && !P.damaged && P.dec.ended; }
+void replayer_totals(struct rr_totals *t) { *t = P.t; }
+
+int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finished, char *err, size_t n)
+{
+    memset(&P.t, 0, sizeof(P.t));
+    P.vm = vm;
+    P.in = in;
+    P.pos = 0;
+    P.have_next = P.ended = P.diverged = P.at_landmark = P.damaged = false;
+    P.last_time = 0;
+    P.approach_logged = ~0ull;
+    P.out_bytes = P.out_crc = 0;
+    P.finished = finished;
+    log_decoder_init(&P.dec);
+    /* The header first: it decides the backend. */
+    size_t used = 0;
+    struct log_record tmp;
+    int r = log_decoder_feed(&P.dec, in->buf, in->len, &used, &tmp);
+    if (r != LOG_GOT_HEADER) {
+        fmt_snprintf(err, n, "the log has no valid header: %s",
+                     r < 0 ? log_decoder_error(&P.dec) : "the log is empty");
+        return -1;
+    }
+    P.pos = used;
+    const struct log_header *h = &P.dec.header;
+    uint8_t cd[LOG_DIGEST_LEN];
+    rr_config_digest(vm, cd);
+    if (memcmp(cd, h->config_digest, sizeof(cd)) != 0) {
+        fmt_snprintf(err, n, "the log was recorded from another guest (kernel, initrd, command line, CPU model or "
+                             "memory differ; recorded on host %s)", h->host);
+        return -1;
+    }
+    if (h->tsc_hz != vm->tsc_hz || h->mem_bytes != vm->mem.ram_bytes || h->epoch_s != vm->config.epoch_seconds) {
+        fmt_snprintf(err, n, "the log's guest has TSC %llu Hz, %llu MiB and RTC epoch %llu; this one %llu Hz, %llu MiB, %llu",
+                     (unsigned long long)h->tsc_hz, (unsigned long long)(h->mem_bytes >> 20),
+                     (unsigned long long)h->epoch_s, (unsigned long long)vm->tsc_hz,
+                     (unsigned long long)(vm->mem.ram_bytes >> 20), (unsigned long long)vm->config.epoch_seconds);
+        return -1;
+    }
+    if (h->backend > LM_PMU) {
+        fmt_snprintf(err, n, "the log uses landmark backend %u, unknown here", h->backend);
+        return -1;
+    }
+    P.backend = (enum lm_backend)h->backend;
+    if (P.backend == LM_EMULATOR && !(vm->counting.stub_consistent && vm->counting.mtf_steps_exact)) {
+        fmt_snprintf(err, n, "the log was recorded with the emulator backend; this CPU does not count instructions "
+                             "that way");
+        return -1;
+    }
+    if (P.backend == LM_PMU) {
+        fmt_snprintf(err, n, "the log was recorded with the PMU backend, which this build cannot replay");
+        return -1;
+    }
+    P.started = false;
+    vm_events_register(&rep_events, NULL);
+    vm->in = &rep_input;
+    vm->in_ctx = NULL;
+    static const struct engine_policy rep_policy = { "replay", NULL, NULL, false, NULL, rep_slice, rep_finished };
+    engine_set_policy(&rep_policy, NULL);
+    return 0;
+}

@@ -1,0 +1,65 @@
+/* Record and replay of the guest (ft/record.c, ft/replay.c) and the
+ * self-check that runs them back to back in one boot (ft/selfcheck.c). */
+#ifndef FT_RR_H
+#define FT_RR_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "landmark.h"
+#include "log.h"
+#include "../vmm/dev/vdev.h"
+
+struct vm;
+
+/* Called when a recording or a replay has ended (after vm_finish()). */
+typedef void (*rr_finished_fn)(struct vm *vm);
+
+/* The END record's reason for how the vCPU stopped. */
+uint8_t rr_end_reason(int why);
+
+/* An event log held in host memory: whole frames, back to back. */
+struct memlog {
+    uint8_t *buf;
+    size_t cap, len;
+    bool overflowed;
+};
+
+/* What ended a recording, and the guest's state there, for the report. */
+struct rr_totals {
+    uint64_t points, asyncs, states, records, exits, icount, console_bytes;
+    vtime_t vtime;
+};
+
+/* The state digest (ft/digest.c): the general registers, RIP, RFLAGS,
+ * the control registers and EFER, and a digest of all guest memory kept
+ * current from the EPT dirty flags (full = true: every page read again).
+ * Both sides compute it at the same event point. */
+void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN]);
+uint64_t rr_digest_chunks_read(void); /* 2 MiB chunks read for digests so far */
+
+/* SHA-256 of what defines the guest (image, initrd, command line, CPU
+ * model, memory size): the header's config_digest. */
+void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN]);
+
+/* Recorder: from now on the engine runs the guest under the recording
+ * policy, writing the log into out (header first). span_ms > 0: pause the
+ * guest (VCPU_STOP_PAUSED) at the first event point at or after that much
+ * virtual time. */
+int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_t span_ms, uint32_t digest_every,
+                   rr_finished_fn finished, char *err, size_t n);
+void recorder_totals(struct rr_totals *t);
+/* The recorded registers (RIP, then the 16 GPRs) at event point i, when
+ * still kept; for divergence reports. */
+bool recorder_regs_at(uint64_t point, uint64_t regs[17]);
+
+/* Replayer: runs the freshly booted guest under the replay policy,
+ * consuming in. Ends (VCPU_STOP_PAUSED) at the log's END; a divergence
+ * stops it with VCPU_STOP_FAILED after a report. */
+int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finished, char *err, size_t n);
+bool replayer_diverged(void);
+bool replayer_damaged(void);     /* a frame failed its checks */
+bool replayer_reached_end(void); /* consumed the END record */
+void replayer_totals(struct rr_totals *t);
+
+#endif
