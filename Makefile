@@ -98,6 +98,12 @@ $(BUILD)/tools/ftlink: tools/ftlink.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
+# Host tool: stores event logs sent over TCP, checked by ft/log.c's decoder.
+FTLOG_SINK_SRCS := tools/ftlog-sink.c ft/log.c kernel/crc32c.c kernel/sha256.c
+$(BUILD)/tools/ftlog-sink: $(FTLOG_SINK_SRCS) ft/log.h kernel/crc32c.h kernel/sha256.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTLOG_SINK_SRCS)
+
 $(BUILD)/gen/font.c: $(BUILD)/tools/psf2c | check-deps
 	@mkdir -p $(dir $@)
 	zcat $(FONT) > $(BUILD)/gen/font.psf
@@ -224,6 +230,7 @@ UNIT_vioapic_SRCS := vmm/dev/ioapic.c
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
+UNIT_pmu_SRCS     := ft/pmu.c
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -255,7 +262,7 @@ $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)
 run: deps all guest-linux
 	tools/demo
 
-test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink
+test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink $(BUILD)/tools/ftlog-sink
 	tests/run
 
 bench: deps all

@@ -999,6 +999,15 @@ int log_decoder_feed(struct log_decoder *d, const uint8_t *data, size_t len, siz
     return r;
 }
 
+uint64_t log_decoder_good_bytes(const struct log_decoder *d)
+{
+    /* A frame whose records have all come out is done, though it is
+     * released only by the next call. */
+    if (!d->err && d->parsing && d->pos >= d->body_len)
+        return d->frame_off + frame_total(d);
+    return d->frame_off;
+}
+
 int log_decoder_finish(struct log_decoder *d)
 {
     struct fmt f;

@@ -281,6 +281,12 @@ int log_decoder_feed(struct log_decoder *d, const uint8_t *data, size_t len, siz
 int log_decoder_finish(struct log_decoder *d);
 /* The message of the error, "" if none. */
 const char *log_decoder_error(const struct log_decoder *d);
+/* Stream bytes in the whole frames the decoder is done with: each passed
+ * every check and has delivered all its records. A frame partly received,
+ * still being fed out or in error does not count (after an error this is
+ * err_stream_off). Lets a consumer keep exactly the valid frames of a
+ * stream it is cut off from or that turns out damaged (tools/ftlog-sink). */
+uint64_t log_decoder_good_bytes(const struct log_decoder *d);
 
 /* "bad magic", "CRC mismatch", ... for a result code; "unknown" else. */
 const char *log_error_name(int err);

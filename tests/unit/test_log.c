@@ -1230,6 +1230,76 @@ TEST(finish_right_after_the_last_record)
     CHECK(dec.ended);
 }
 
+/* Feeds s[0..n) whole until NEED_MORE or an error, returning that code. */
+static int feed_all(const uint8_t *s, size_t n)
+{
+    size_t c, pos = 0;
+    struct log_record r;
+    int code;
+    while ((code = log_decoder_feed(&dec, s + pos, n - pos, &c, &r)) == LOG_OK || code == LOG_GOT_HEADER)
+        pos += c;
+    return code;
+}
+
+TEST(good_bytes)
+{
+    size_t off[8], len = frames_log(3, off), c, pos = 0;
+    struct log_record r;
+    log_decoder_reset(&dec);
+    CHECK_EQ(log_decoder_good_bytes(&dec), 0);
+    /* a frame counts once its last record is out, not before */
+    CHECK_EQ(log_decoder_feed(&dec, S, len, &c, &r), LOG_GOT_HEADER);
+    pos += c;
+    CHECK_EQ(log_decoder_good_bytes(&dec), off[1]);
+    for (int k = 1; k <= 3; k++) {
+        CHECK_EQ(log_decoder_feed(&dec, S + pos, len - pos, &c, &r), LOG_OK);
+        pos += c;
+        CHECK_EQ(log_decoder_good_bytes(&dec), off[k]);
+        CHECK_EQ(log_decoder_feed(&dec, S + pos, len - pos, &c, &r), LOG_OK);
+        pos += c;
+        CHECK_EQ(log_decoder_good_bytes(&dec), off[k + 1]);
+    }
+    CHECK_EQ(log_decoder_feed(&dec, S + pos, len - pos, &c, &r), LOG_NEED_MORE);
+    CHECK_EQ(log_decoder_good_bytes(&dec), len);
+    CHECK_EQ(log_decoder_finish(&dec), LOG_EOF);
+    CHECK_EQ(log_decoder_good_bytes(&dec), len);
+
+    /* a partial frame does not count, nor after finish says truncated */
+    log_decoder_reset(&dec);
+    CHECK_EQ(feed_all(S, off[2] + 10), LOG_NEED_MORE);
+    CHECK_EQ(log_decoder_good_bytes(&dec), off[2]);
+    CHECK_EQ(log_decoder_finish(&dec), LOG_ERR_TRUNCATED);
+    CHECK_EQ(log_decoder_good_bytes(&dec), off[2]);
+
+    /* a damaged frame: the count stops where it starts */
+    S[off[2] + 17] ^= 4;
+    log_decoder_reset(&dec);
+    CHECK_EQ(feed_all(S, len), LOG_ERR_CRC);
+    CHECK_EQ(log_decoder_good_bytes(&dec), off[2]);
+    CHECK_EQ(dec.err_stream_off, off[2]);
+
+    /* a bad record after a good one in the same frame: none of it counts */
+    uint8_t body[] = { 1, 0, 0, 9 };
+    len = std_log();
+    len += make_frame(S + len, LOG_FRAME_RECORDS, 1, body, sizeof(body));
+    log_decoder_reset(&dec);
+    CHECK_EQ(feed_all(S, len), LOG_ERR_REC_TYPE);
+    CHECK_EQ(dec.records, 1);
+    CHECK_EQ(log_decoder_good_bytes(&dec), 168);
+
+    /* data after END: everything up to it counts */
+    size_t sz, end;
+    len = std_log();
+    log_frame_begin(&enc, S + len, 1000);
+    log_put_end(&enc, 1, LOG_END_POWEROFF);
+    log_frame_end(&enc, &sz);
+    end = len + sz;
+    S[end] = 'F';
+    log_decoder_reset(&dec);
+    CHECK_EQ(feed_all(S, end + 1), LOG_ERR_AFTER_END);
+    CHECK_EQ(log_decoder_good_bytes(&dec), end);
+}
+
 TEST(error_names)
 {
     for (int a = LOG_ERR_STATE; a <= LOG_EOF; a++) {
