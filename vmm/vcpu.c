@@ -204,7 +204,14 @@ static void reset_live_state(struct vcpu *v)
     }
     v->xcr0 = 1;
     static const uint32_t mxcsr = 0x1f80;
+    /* FNINIT only marks the x87 registers empty; FXSAVE/XSAVE still store
+     * their contents, so a guest would see whatever the last user left
+     * there. Eight FLDZ write +0.0 into every physical register (the
+     * power-on value, SDM Vol. 3 Table 9-1), and FNINIT then empties the
+     * stack and clears the instruction and data pointers. */
     __asm__ volatile("fninit\n"
+                     "fldz\n fldz\n fldz\n fldz\n fldz\n fldz\n fldz\n fldz\n"
+                     "fninit\n"
                      "ldmxcsr %0\n"
                      "pxor %%xmm0, %%xmm0\n pxor %%xmm1, %%xmm1\n pxor %%xmm2, %%xmm2\n pxor %%xmm3, %%xmm3\n"
                      "pxor %%xmm4, %%xmm4\n pxor %%xmm5, %%xmm5\n pxor %%xmm6, %%xmm6\n pxor %%xmm7, %%xmm7\n"
