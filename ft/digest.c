@@ -20,6 +20,7 @@
 #include "../vmm/vmcs.h"
 #include "../vmm/vmx.h"
 #include "../kernel/crc32c.h"
+#include "../kernel/format.h"
 #include "../kernel/layout.h"
 #include "../kernel/log.h"
 #include "../kernel/pmm.h"
@@ -68,13 +69,10 @@ static uint32_t memory_digest(struct vm *vm, bool all)
 
 uint64_t rr_digest_chunks_read(void) { return T.chunks_read; }
 
-void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN])
+void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN], struct rr_state_block *blk)
 {
     /* The register block (docs/log-format.md, "Digests"). */
-    struct {
-        uint64_t gpr[16], rip, rflags, cr0, cr3, cr4, efer;
-        uint32_t mem, reserved;
-    } b;
+    struct rr_state_block b;
     memset(&b, 0, sizeof(b));
     landmark_gprs(&vm->vcpu, b.gpr);
     b.rip = vmread(VMCS_GUEST_RIP);
@@ -87,4 +85,30 @@ void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN]
     struct log_state_digest s;
     log_state_digest_begin(&s, &b, sizeof(b));
     log_state_digest_end(&s, out);
+    if (blk)
+        *blk = b;
+}
+
+void rr_state_diff(const struct rr_state_block *a, const struct rr_state_block *b, char *buf, size_t n)
+{
+    static const char *const gpr_names[16] = { "RAX", "RCX", "RDX", "RBX", "RSP", "RBP", "RSI", "RDI",
+                                               "R8",  "R9",  "R10", "R11", "R12", "R13", "R14", "R15" };
+    size_t len = 0;
+    buf[0] = 0;
+#define DIFF(name, x, y)                                                                                       \
+    if ((x) != (y) && len + 60 < n)                                                                         \
+        len += (size_t)fmt_snprintf(buf + len, n - len, "%s%s %llx/%llx", len ? ", " : "", name, (unsigned long long)(x), \
+                            (unsigned long long)(y));
+    for (int i = 0; i < 16; i++)
+        DIFF(gpr_names[i], a->gpr[i], b->gpr[i]);
+    DIFF("RIP", a->rip, b->rip);
+    DIFF("RFLAGS", a->rflags, b->rflags);
+    DIFF("CR0", a->cr0, b->cr0);
+    DIFF("CR3", a->cr3, b->cr3);
+    DIFF("CR4", a->cr4, b->cr4);
+    DIFF("EFER", a->efer, b->efer);
+    DIFF("memory digest", a->mem, b->mem);
+#undef DIFF
+    if (!len)
+        fmt_snprintf(buf, n, "no field (the digests of equal blocks differ?)");
 }

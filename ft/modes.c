@@ -1,16 +1,25 @@
-/* Self-check ([record] mode = selfcheck): record the guest for a span
- * (or until it ends) into host memory, boot it again from its image and
- * replay the log on the same host, then say whether the replay was
- * identical: every recorded event point reached at the same exit and
- * instruction, the same console output, the same state digests and, at
- * the end, the same registers and RAM. The single-host proof of the
- * record/replay machinery the primary/backup pair is built on.
+/* The [record] modes (docs/config.md):
+ *
+ *  - selfcheck: record the guest for a span (or until it ends) into host
+ *    memory, boot it again from its image and replay the log on the same
+ *    host, then say whether the replay was identical: every recorded event
+ *    point reached at the same exit and instruction, the same console
+ *    output, the same state digests and, at the end, the same registers
+ *    and RAM. The single-host proof of the record/replay machinery the
+ *    primary/backup pair is built on.
+ *  - record: run the guest live and record it, into host memory or
+ *    streamed to tools/ftlog-sink (dest = sink) as it runs.
+ *  - replay: fetch a log from the sink, boot the guest and replay it.
  *
  * [debug] fault_test = log_corrupt | log_retime damages the log between
- * the two runs, to show that damage is caught (by the frame CRC) and that
- * a valid but different log makes the replay diverge with a report. */
+ * the two runs of a selfcheck, to show that damage is caught (by the frame
+ * CRC) and that a valid but different log makes the replay diverge with a
+ * report. */
 #include "rr.h"
+#include "sink.h"
+#include "engine.h"
 #include "../vmm/vm.h"
+#include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/layout.h"
 #include "../kernel/log.h"
@@ -36,6 +45,16 @@ static void report_totals(const char *who, const struct rr_totals *t)
              (unsigned long long)(t->vtime / 1000000000u), (unsigned long long)(t->vtime / 1000000u % 1000));
 }
 
+static enum cfg_record_mode mode;
+static const char *mode_name(void) { return mode == CFG_REC_SELFCHECK ? "selfcheck" : mode == CFG_REC_RECORD ? "record" : "replay"; }
+
+static void end(bool good, const char *what)
+{
+    char why[48];
+    fmt_snprintf(why, sizeof(why), "%s %s", mode_name(), good ? "done" : what ? what : "failed");
+    power_apply(kernel_config()->debug.on_guest_exit, why);
+}
+
 static void replayed(struct vm *vm)
 {
     (void)vm;
@@ -49,19 +68,20 @@ static void replayed(struct vm *vm)
         verdict = "DIVERGED (report above)";
     else if (!replayer_reached_end())
         verdict = "INCOMPLETE: the log ended without its END record";
-    else if (t.points != rec.points || t.asyncs != rec.asyncs || t.exits != rec.exits || t.icount != rec.icount ||
-             t.console_bytes != rec.console_bytes)
+    else if (mode == CFG_REC_SELFCHECK &&
+             (t.points != rec.points || t.asyncs != rec.asyncs || t.exits != rec.exits || t.icount != rec.icount ||
+              t.console_bytes != rec.console_bytes))
         verdict = "DIVERGED: the totals differ from the recording's";
     else
         verdict = NULL;
     if (verdict) {
-        log_error("selfcheck", "replay %s", verdict);
-        power_apply(kernel_config()->debug.on_guest_exit, "selfcheck failed");
+        log_error("replay", "%s", verdict);
+        end(false, NULL);
         return;
     }
-    log_info("selfcheck", "replay identical: %llu event points, %llu state digests and the final RAM digest match",
-             (unsigned long long)t.points, (unsigned long long)t.states);
-    power_apply(kernel_config()->debug.on_guest_exit, "selfcheck done");
+    log_info("replay", "identical (%llu events, %llu instructions): %llu state digests and the final RAM digest match",
+             (unsigned long long)t.records, (unsigned long long)t.icount, (unsigned long long)t.states);
+    end(true, NULL);
 }
 
 /* Flip one bit in the middle of the last records frame. */
@@ -158,14 +178,33 @@ static int retime(struct memlog *m)
     return r;
 }
 
+static void log_stats(void)
+{
+    uint64_t bytes = mode == CFG_REC_RECORD && kernel_config()->record.dest == CFG_DEST_SINK ? sink_bytes() : memlog.len;
+    log_info("record", "log: %llu bytes%s%s (%llu.%02llu bytes per 1000 instructions)", (unsigned long long)bytes,
+             mode == CFG_REC_RECORD && kernel_config()->record.dest == CFG_DEST_SINK ? " sent to the sink"
+                                                                                      : " in memory",
+             memlog.overflowed ? ", OVERFLOWED: records were lost" : "",
+             (unsigned long long)(rec.icount ? bytes * 1000 / rec.icount : 0),
+             (unsigned long long)(rec.icount ? bytes * 100000 / rec.icount % 100 : 0));
+}
+
+static void report_latency(void)
+{
+    if (!rec.late_n)
+        return;
+    log_info("record", "device deadlines served %llu times, late by %llu us on average, at most %llu us (%s backend)",
+             (unsigned long long)rec.late_n, (unsigned long long)(rec.late_sum_ns / rec.late_n / 1000),
+             (unsigned long long)(rec.late_max_ns / 1000), backend == LM_EMULATOR ? "emulator" : backend == LM_EXITS ? "exits" : "pmu");
+}
+
+/* selfcheck: the recording is over; replay it. */
 static void recorded(struct vm *vm)
 {
     recorder_totals(&rec);
     report_totals("record", &rec);
-    log_info("record", "log: %llu bytes in memory%s (%llu.%02llu bytes per 1000 instructions)",
-             (unsigned long long)memlog.len, memlog.overflowed ? ", OVERFLOWED: records were lost" : "",
-             (unsigned long long)(rec.icount ? memlog.len * 1000 / rec.icount : 0),
-             (unsigned long long)(rec.icount ? memlog.len * 100000 / rec.icount % 100 : 0));
+    log_stats();
+    report_latency();
     enum cfg_fault_test ft = kernel_config()->debug.fault_test;
     if (ft == CFG_FAULT_LOG_CORRUPT)
         corrupt(&memlog);
@@ -174,46 +213,168 @@ static void recorded(struct vm *vm)
 
     char err[200];
     if (replayer_start(vm, &memlog, replayed, err, sizeof(err))) {
-        log_error("selfcheck", "cannot replay: %s", err);
-        power_apply(kernel_config()->debug.on_guest_exit, "selfcheck failed");
+        log_error("replay", "cannot replay: %s", err);
+        end(false, NULL);
         return;
     }
     log_info("selfcheck", "booting the guest again and replaying its log");
     if (vm_boot(vm, true, err, sizeof(err))) {
         log_error("selfcheck", "cannot boot the guest again: %s", err);
-        power_apply(kernel_config()->debug.on_guest_exit, "selfcheck failed");
+        end(false, NULL);
         return;
     }
     vm->created = true;
 }
 
-static void selfcheck_init(void)
+/* record: the guest ended; the log's END is written. */
+static bool awaiting_sink;
+static void recorded_only(struct vm *vm)
+{
+    (void)vm;
+    recorder_totals(&rec);
+    report_totals("record", &rec);
+    report_latency();
+    if (kernel_config()->record.dest == CFG_DEST_SINK) {
+        sink_put_finish();
+        awaiting_sink = true; /* modes_poll() ends it when the sink has answered */
+        return;
+    }
+    log_stats();
+    end(!memlog.overflowed, "failed: the log overflowed");
+}
+
+/* Until the sink is connected (record) or the log is in (replay) the
+ * guest must not run: it waits in this policy. */
+static bool wait_slice(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    (void)vm;
+    return false;
+}
+static const struct engine_policy wait_policy = { "waiting for the log sink", NULL, NULL, false, NULL, wait_slice, NULL };
+static bool waiting;
+
+static const char *log_name(void)
+{
+    const struct config *cfg = kernel_config();
+    if (cfg->record.log_name[0])
+        return cfg->record.log_name;
+    const struct cfg_host *me = kernel_this_host();
+    return me ? me->name : "guest";
+}
+
+static void start_recording(struct vm *vm, rr_finished_fn done)
+{
+    const struct config *cfg = kernel_config();
+    char why[200];
+    if (recorder_start(vm, backend, &memlog, cfg->record.span_ms, cfg->record.digest_every, done, why,
+                       sizeof(why))) {
+        log_error("record", "cannot record: %s", why);
+        end(false, "cannot run");
+        return;
+    }
+    if (cfg->record.span_ms)
+        log_info(mode_name(), "recording %u ms of the guest%s", cfg->record.span_ms,
+                 mode == CFG_REC_SELFCHECK ? ", then replaying it" : "");
+    else
+        log_info(mode_name(), "recording the guest until it ends%s", mode == CFG_REC_SELFCHECK ? ", then replaying it" : "");
+}
+
+static void start_replay(struct vm *vm)
+{
+    char err[200];
+    if (replayer_start(vm, &memlog, replayed, err, sizeof(err))) {
+        log_error("replay", "cannot replay: %s", err);
+        end(false, NULL);
+        return;
+    }
+    log_info("replay", "replaying the log (%llu bytes) from its first record", (unsigned long long)memlog.len);
+}
+
+static bool modes_poll(void)
 {
     const struct config *cfg = kernel_config();
     struct vm *vm = &the_vm;
-    if (cfg->record.mode != CFG_REC_SELFCHECK || !vm->created)
+    enum sink_state st = sink_state();
+    if (waiting && mode == CFG_REC_RECORD) {
+        if (st == SINK_STREAMING) {
+            waiting = false;
+            log_info("record", "streaming the log to the sink as \"%s\"", log_name());
+            start_recording(vm, recorded_only);
+        } else if (st == SINK_FAILED) {
+            waiting = false;
+            log_error("record", "cannot record: %s", sink_text());
+            end(false, "cannot run");
+        }
+        return false;
+    }
+    if (waiting && mode == CFG_REC_REPLAY) {
+        if (st == SINK_DONE && sink_status() == 0) {
+            waiting = false;
+            log_info("replay", "fetched \"%s\" from the sink: %llu bytes", log_name(), (unsigned long long)memlog.len);
+            start_replay(vm);
+        } else if (st == SINK_DONE || st == SINK_FAILED) {
+            waiting = false;
+            log_error("replay", "cannot fetch the log \"%s\": %s", log_name(),
+                      st == SINK_DONE && sink_text()[0] ? sink_text() : st == SINK_FAILED ? sink_text() : "the sink refused");
+            end(false, "cannot run");
+        }
+        return false;
+    }
+    if (awaiting_sink && (st == SINK_DONE || st == SINK_FAILED)) {
+        awaiting_sink = false;
+        log_stats();
+        if (st == SINK_DONE && sink_status() == 0) {
+            log_info("record", "the sink stored the log: %s", sink_text());
+            end(true, NULL);
+        } else {
+            log_error("record", "the log did not reach the sink whole: %s", sink_text());
+            end(false, NULL);
+        }
+    }
+    (void)cfg;
+    return false;
+}
+
+static void modes_init(void)
+{
+    const struct config *cfg = kernel_config();
+    struct vm *vm = &the_vm;
+    mode = cfg->record.mode;
+    if (mode == CFG_REC_OFF || !vm->created)
         return;
     char why[200];
+    memlog.buf = phys_to_virt(pmm_alloc(LOG_PAGES, 1));
+    memlog.cap = (size_t)LOG_PAGES * 4096;
+    memlog.start = memlog.len = 0;
+    if (mode == CFG_REC_REPLAY) {
+        /* The backend comes from the log's header. */
+        sink_get_start(cfg->record.sink_ip, cfg->record.sink_port, log_name(), &memlog);
+        engine_set_policy(&wait_policy, NULL);
+        waiting = true;
+        log_info("replay", "fetching the log \"%s\" from the sink at %u.%u.%u.%u:%u", log_name(),
+                 cfg->record.sink_ip >> 24, (cfg->record.sink_ip >> 16) & 255, (cfg->record.sink_ip >> 8) & 255,
+                 cfg->record.sink_ip & 255, cfg->record.sink_port);
+        return;
+    }
     if (landmark_select(vm, cfg->record.landmark, &backend, why, sizeof(why))) {
         log_error("record", "%s:%u: landmark: %s", cfg->file, cfg->record.line, why);
-        power_apply(cfg->debug.on_guest_exit, "selfcheck cannot run");
+        end(false, "cannot run");
         return;
     }
     log_info("record", "landmark backend: %s", landmark_backend_name(backend));
     log_info("record", "instruction counting: %sexact TSC, MTF steps %sexact",
              on_off(vm->counting.stub_consistent), on_off(vm->counting.mtf_steps_exact));
-    memlog.buf = phys_to_virt(pmm_alloc(LOG_PAGES, 1));
-    memlog.cap = (size_t)LOG_PAGES * 4096;
-    if (recorder_start(vm, backend, &memlog, cfg->record.span_ms, cfg->record.digest_every, recorded, why,
-                       sizeof(why))) {
-        log_error("record", "cannot record: %s", why);
-        power_apply(cfg->debug.on_guest_exit, "selfcheck cannot run");
+    if (mode == CFG_REC_RECORD && cfg->record.dest == CFG_DEST_SINK) {
+        sink_put_start(cfg->record.sink_ip, cfg->record.sink_port, log_name(), &memlog);
+        engine_set_policy(&wait_policy, NULL);
+        waiting = true;
+        log_info("record", "connecting to the log sink at %u.%u.%u.%u:%u", cfg->record.sink_ip >> 24,
+                 (cfg->record.sink_ip >> 16) & 255, (cfg->record.sink_ip >> 8) & 255, cfg->record.sink_ip & 255,
+                 cfg->record.sink_port);
         return;
     }
-    if (cfg->record.span_ms)
-        log_info("selfcheck", "recording %u ms of the guest, then replaying it", cfg->record.span_ms);
-    else
-        log_info("selfcheck", "recording the guest until it ends, then replaying it");
+    start_recording(vm, mode == CFG_REC_SELFCHECK ? recorded : recorded_only);
 }
 
-SERVICE(36, selfcheck, selfcheck_init, NULL);
+SERVICE(36, ft_modes, modes_init, modes_poll);

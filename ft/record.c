@@ -23,6 +23,7 @@
 #include <string.h>
 
 #define REG_RING 4096
+#define STATE_RING 64
 
 static struct {
     struct vm *vm;
@@ -40,6 +41,7 @@ static struct {
     bool line_done;
     rr_finished_fn finished;
     uint64_t regs[REG_RING][17];
+    struct rr_state_block blocks[STATE_RING];
 } R;
 
 uint8_t rr_end_reason(int why)
@@ -77,6 +79,11 @@ static void flush_frame(void)
     size_t size;
     if (log_frame_end(&R.enc, &size) != LOG_OK)
         return;
+    if (R.out->len + size > R.out->cap && R.out->start) {
+        memmove(R.out->buf, R.out->buf + R.out->start, R.out->len - R.out->start);
+        R.out->len -= R.out->start;
+        R.out->start = 0;
+    }
     if (R.out->len + size > R.out->cap) {
         if (!R.out->overflowed)
             log_warn("record", "the in-memory log is full (%llu KiB): later records are lost",
@@ -108,6 +115,14 @@ static vtime_t rec_now(void *ctx)
     (void)ctx;
     struct vm *vm = R.vm;
     vtime_t t = clock_ns() - R.start_ns;
+    vtime_t due = vm->plat.next_deadline;
+    if (due != VTIME_NEVER && t >= due) {
+        uint64_t late = t - due;
+        R.t.late_n++;
+        R.t.late_sum_ns += late;
+        if (late > R.t.late_max_ns)
+            R.t.late_max_ns = late;
+    }
     struct log_record r;
     memset(&r, 0, sizeof(r));
     r.exit = vm->vcpu.sync_exits;
@@ -172,7 +187,7 @@ static void state_record(struct vm *vm, bool full)
     r.type = LOG_REC_STATE;
     r.exit = vm->vcpu.sync_exits;
     r.icount = landmark_icount(vm, R.backend);
-    rr_state_digest(vm, full, r.digest);
+    rr_state_digest(vm, full, r.digest, &R.blocks[R.t.states % STATE_RING]);
     put(&r);
     R.t.states++;
 }
@@ -245,6 +260,14 @@ bool recorder_regs_at(uint64_t point, uint64_t regs[17])
     return true;
 }
 
+bool recorder_state_at(uint64_t i, struct rr_state_block *blk)
+{
+    if (i >= R.t.states || R.t.states - i > STATE_RING)
+        return false;
+    *blk = R.blocks[i % STATE_RING];
+    return true;
+}
+
 static void rec_finished(void *ctx, struct vm *vm)
 {
     (void)ctx;
@@ -264,7 +287,7 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     R.out_bytes = R.out_crc = 0;
     R.line_done = R.async_pending = false;
     R.finished = finished;
-    out->len = 0;
+    out->start = out->len = 0;
     out->overflowed = false;
     vm_events_current(&live_events, &live_events_ctx);
     vm_events_register(&rec_events, NULL);
@@ -279,7 +302,7 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     str_copy(h.cpu_model, vm->cpu->name, sizeof(h.cpu_model));
     rr_config_digest(vm, h.config_digest);
     uint8_t d[LOG_STATE_DIGEST_LEN];
-    rr_state_digest(vm, true, d);
+    rr_state_digest(vm, true, d, NULL);
     memcpy(h.init_digest, d, sizeof(d));
     const struct cfg_host *me = kernel_this_host();
     str_copy(h.host, me ? me->name : "?", sizeof(h.host));

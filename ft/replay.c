@@ -32,7 +32,6 @@ static struct {
     struct log_record next;
     bool have_next, ended, diverged, at_landmark, started, damaged;
     vtime_t last_time;
-    uint64_t approach_logged, dbg_runs;
     uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
     struct rr_totals t;
     uint64_t out_bytes;
@@ -69,10 +68,6 @@ static const struct log_record *peek_rec(void)
 
 static void consume(void)
 {
-    log_debug("replay", "#%llu %s exit %llu icount %llu t %llu (at exit %llu icount %llu)",
-              (unsigned long long)P.t.records, log_record_name(P.next.type), (unsigned long long)P.next.exit,
-              (unsigned long long)P.next.icount, (unsigned long long)P.next.vtime_ns,
-              (unsigned long long)P.vm->vcpu.sync_exits, (unsigned long long)landmark_icount(P.vm, P.backend));
     P.have_next = false;
     P.t.records++;
 }
@@ -156,26 +151,40 @@ static void check_after(void)
             P.out_crc = 0;
             consume();
         } else if (r->type == LOG_REC_STATE) {
-            uint8_t want[LOG_STATE_DIGEST_LEN], got[LOG_STATE_DIGEST_LEN];
-            memcpy(want, r->digest, sizeof(want));
-            uint64_t at = r->exit;
-            if (P.backend != LM_EXITS && r->icount != landmark_icount(vm, P.backend)) {
+            struct log_record st = *r;
+            if (P.backend != LM_EXITS && st.icount != landmark_icount(vm, P.backend)) {
                 diverge("a state digest falls at another instruction count", NULL);
                 return;
             }
             consume();
             /* The STATE right before END covers all of guest RAM. */
             const struct log_record *n = peek_rec();
-            bool full = n && n->type == LOG_REC_END && n->exit == at;
-            rr_state_digest(vm, full, got);
-            P.t.states++;
-            if (memcmp(want, got, sizeof(want)) != 0) {
+            bool full = n && n->type == LOG_REC_END && n->exit == st.exit;
+            uint8_t got[LOG_STATE_DIGEST_LEN];
+            struct rr_state_block mine, theirs;
+            rr_state_digest(vm, full, got, &mine);
+            uint64_t idx = P.t.states++;
+            if (memcmp(st.digest, got, sizeof(got)) != 0) {
+                /* Report the STATE record itself, not the one after it. */
+                P.next = st;
+                P.have_next = true;
+                P.t.records--;
                 diverge(full ? "the final state digest (registers and all of RAM) differs"
-                             : "the state digest (registers) differs",
+                             : "the state digest (registers and the pages written) differs",
                         NULL);
+                char d[400];
+                if (recorder_state_at(idx, &theirs)) {
+                    rr_state_diff(&mine, &theirs, d, sizeof(d));
+                    kprintf("  differing (replayed/recorded): %s\n", d);
+                }
                 return;
             }
         } else if (r->type == LOG_REC_END) {
+            /* A power-off or reset the guest asked for at this exit takes
+             * effect after it (vm_platform_requests()); END is checked
+             * when the vCPU has stopped (rep_exited()). */
+            if (v->stop == VCPU_RUNNING && vm->plat.request != PLAT_REQ_NONE)
+                return;
             uint8_t reason = r->reason;
             consume();
             P.ended = true;
@@ -205,7 +214,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
          * with, registers and all of RAM. */
         P.started = true;
         uint8_t d[LOG_STATE_DIGEST_LEN];
-        rr_state_digest(vm, true, d);
+        rr_state_digest(vm, true, d, NULL);
         if (memcmp(d, P.dec.header.init_digest, sizeof(d)) != 0) {
             diverge("the guest's initial state differs from the recording's", NULL);
             return true;
@@ -249,13 +258,6 @@ static bool rep_slice(void *ctx, struct vm *vm)
                 break;
             }
             uint64_t left = r->icount - cur;
-            if (left > 0 && P.approach_logged != P.t.records) {
-                P.approach_logged = P.t.records;
-                P.dbg_runs = 0;
-                log_debug("replay", "approaching ASYNC #%llu: exit %llu icount %llu from icount %llu",
-                          (unsigned long long)P.t.records, (unsigned long long)r->exit,
-                          (unsigned long long)r->icount, (unsigned long long)cur);
-            }
             /* A timer value V stops about 20 instructions short of V, so a
              * small V would make no progress at all: below twice the
              * margin, single steps. */
@@ -266,11 +268,6 @@ static bool rep_slice(void *ctx, struct vm *vm)
         }
         vm_new_point(vm);
         enum run_result res = vcpu_run(v, &o);
-        if (r->type == LOG_REC_ASYNC && P.dbg_runs++ < 40)
-            log_debug("replay", "run: preempt %llu mtf %d -> %d reason %u, exit %llu icount %llu rip %llx rcx %llx",
-                      (unsigned long long)o.preempt_ticks, o.mtf, res, v->exit_reason & 0xffff,
-                      (unsigned long long)v->sync_exits, (unsigned long long)landmark_icount(vm, P.backend),
-                      (unsigned long long)v->rip, (unsigned long long)*vcpu_gpr(v, 1));
         if (res == RUN_STOPPED)
             break;
         if (res == RUN_HALTED) {
@@ -358,7 +355,6 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.pos = 0;
     P.have_next = P.ended = P.diverged = P.at_landmark = P.damaged = false;
     P.last_time = 0;
-    P.approach_logged = ~0ull;
     P.out_bytes = P.out_crc = 0;
     P.finished = finished;
     log_decoder_init(&P.dec);

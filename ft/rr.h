@@ -18,10 +18,12 @@ typedef void (*rr_finished_fn)(struct vm *vm);
 /* The END record's reason for how the vCPU stopped. */
 uint8_t rr_end_reason(int why);
 
-/* An event log held in host memory: whole frames, back to back. */
+/* An event log held in host memory: whole frames, back to back. Bytes
+ * before start have been taken by a consumer (the sink client); the
+ * recorder reuses that room when it needs it. */
 struct memlog {
     uint8_t *buf;
-    size_t cap, len;
+    size_t cap, start, len;
     bool overflowed;
 };
 
@@ -29,13 +31,23 @@ struct memlog {
 struct rr_totals {
     uint64_t points, asyncs, states, records, exits, icount, console_bytes;
     vtime_t vtime;
+    /* Recorder: how late device deadlines were served (virtual ns from the
+     * deadline to the point that delivered it), the backend's injection
+     * latency. */
+    uint64_t late_n, late_sum_ns, late_max_ns;
 };
 
 /* The state digest (ft/digest.c): the general registers, RIP, RFLAGS,
  * the control registers and EFER, and a digest of all guest memory kept
  * current from the EPT dirty flags (full = true: every page read again).
  * Both sides compute it at the same event point. */
-void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN]);
+struct rr_state_block {
+    uint64_t gpr[16], rip, rflags, cr0, cr3, cr4, efer;
+    uint32_t mem, reserved;
+};
+void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN], struct rr_state_block *blk);
+/* Which fields of two blocks differ, in words, into buf. */
+void rr_state_diff(const struct rr_state_block *a, const struct rr_state_block *b, char *buf, size_t n);
 uint64_t rr_digest_chunks_read(void); /* 2 MiB chunks read for digests so far */
 
 /* SHA-256 of what defines the guest (image, initrd, command line, CPU
@@ -52,6 +64,9 @@ void recorder_totals(struct rr_totals *t);
 /* The recorded registers (RIP, then the 16 GPRs) at event point i, when
  * still kept; for divergence reports. */
 bool recorder_regs_at(uint64_t point, uint64_t regs[17]);
+/* The recorded block behind state digest i (0 = the first STATE record),
+ * when still kept; for divergence reports. */
+bool recorder_state_at(uint64_t i, struct rr_state_block *blk);
 
 /* Replayer: runs the freshly booted guest under the replay policy,
  * consuming in. Ends (VCPU_STOP_PAUSED) at the log's END; a divergence

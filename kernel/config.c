@@ -22,7 +22,8 @@ static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
 static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", NULL };
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
-static const char *const record_mode_names[] = { "off", "selfcheck", NULL };
+static const char *const record_mode_names[] = { "off", "selfcheck", "record", "replay", NULL };
+static const char *const record_dest_names[] = { "memory", "sink", NULL };
 static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
@@ -55,6 +56,10 @@ static const struct keydef record_keys[] = {
     { "span_ms", K_U32, F(struct cfg_record, span_ms), 1, 86400000, NULL, false },
     { "landmark", K_ENUM, F(struct cfg_record, landmark), 0, 0, landmark_names, false },
     { "digest_every", K_U32, F(struct cfg_record, digest_every), 0, 1000000000, NULL, false },
+    { "dest", K_ENUM, F(struct cfg_record, dest), 0, 0, record_dest_names, false },
+    { "sink", K_IP, F(struct cfg_record, sink_ip), 0, 0, NULL, false },
+    { "sink_port", K_PORT, F(struct cfg_record, sink_port), 1, 0xffff, NULL, false },
+    { "log_name", K_NAME, F(struct cfg_record, log_name), 0, 0, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 static const struct keydef debug_keys[] = {
@@ -300,9 +305,11 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
     }
     case K_NAME:
         if (!valid_name(v))
-            return fail(p, p->line, "%s: '%s' is not a host name (letters, digits, '-', '_'; at most 31)", k->name, v);
+            return fail(p, p->line, "%s: '%s' is not a %sname (letters, digits, '-', '_'; at most 31)", k->name, v,
+                        p->obj == &p->cfg->debug ? "host " : "");
         str_copy((char *)dst, v, k->size);
-        ((struct cfg_debug *)p->obj)->host_line = p->line;
+        if (p->obj == &p->cfg->debug)
+            p->cfg->debug.host_line = p->line;
         return 0;
     case K_ENUM:
         for (int i = 0; k->enums[i]; i++) {
@@ -523,6 +530,11 @@ static int cross_check(struct parser *p)
     }
     if (cfg->record.present && cfg->record.mode != CFG_REC_OFF && !cfg->guest.present)
         return fail(p, cfg->record.line, "[record] needs a [guest] to record");
+    if (cfg->record.present && cfg->record.mode == CFG_REC_REPLAY && !cfg->record.sink_ip)
+        return fail(p, cfg->record.line, "mode = replay reads the log from a sink: set sink = IP (tools/ftlog-sink)");
+    if (cfg->record.present && cfg->record.mode == CFG_REC_RECORD && cfg->record.dest == CFG_DEST_SINK &&
+        !cfg->record.sink_ip)
+        return fail(p, cfg->record.line, "dest = sink needs sink = IP (tools/ftlog-sink)");
     if (cfg->debug.host[0]) {
         bool found = false;
         for (int i = 0; i < cfg->nhosts; i++)
@@ -543,6 +555,7 @@ int config_parse(const char *text, size_t len, const char *file, struct config *
     cfg->pair.failover_timeout_ms = 1000;
     cfg->debug.log_level = CFG_LOG_INFO;
     cfg->record.digest_every = 1000;
+    cfg->record.sink_port = 7420;
     p.cfg = cfg;
     p.err = err;
     p.errlen = errlen;

@@ -64,7 +64,8 @@ struct cfg_guest {
 };
 
 /* Recording and replay of the guest (ft/). */
-enum cfg_record_mode { CFG_REC_OFF, CFG_REC_SELFCHECK };
+enum cfg_record_mode { CFG_REC_OFF, CFG_REC_SELFCHECK, CFG_REC_RECORD, CFG_REC_REPLAY };
+enum cfg_record_dest { CFG_DEST_MEMORY, CFG_DEST_SINK };
 enum cfg_landmark { CFG_LM_AUTO, CFG_LM_EMULATOR, CFG_LM_EXITS, CFG_LM_PMU };
 
 struct cfg_record {
@@ -73,6 +74,10 @@ struct cfg_record {
     uint32_t span_ms;      /* selfcheck: virtual ms to record (0: until the guest ends) */
     enum cfg_landmark landmark;
     uint32_t digest_every; /* state digest every N event points (0: only at the end) */
+    enum cfg_record_dest dest; /* record: where the log goes */
+    uint32_t sink_ip;          /* tools/ftlog-sink (host byte order); 0: none */
+    uint16_t sink_port;
+    char log_name[CFG_NAME_MAX]; /* the log's name at the sink (default: this host's name) */
     int line;
 };
 

@@ -993,3 +993,38 @@ TEST(mutated_configs_never_crash)
 }
 
 int main(void) { return test_main(); }
+
+TEST(record_section)
+{
+    PARSES(HOST_A GUEST "[record]\nmode = selfcheck\n");
+    CHECK_EQ(cfg.record.mode, CFG_REC_SELFCHECK);
+    CHECK_EQ(cfg.record.dest, CFG_DEST_MEMORY);
+    CHECK_EQ(cfg.record.sink_port, 7420);
+    CHECK_EQ(cfg.record.digest_every, 1000);
+    CHECK_EQ(cfg.record.landmark, CFG_LM_AUTO);
+    CHECK_EQ(cfg.record.log_name[0], 0);
+    PARSES(HOST_A GUEST "[record]\nmode = record\ndest = sink\nsink = 10.0.0.9\nsink_port = 9000\nlog_name = run-1\n"
+                        "landmark = exits\nspan_ms = 500\ndigest_every = 0\n");
+    CHECK_EQ(cfg.record.mode, CFG_REC_RECORD);
+    CHECK_EQ(cfg.record.dest, CFG_DEST_SINK);
+    CHECK_EQ(cfg.record.sink_ip, 0x0a000009u);
+    CHECK_EQ(cfg.record.sink_port, 9000);
+    CHECK_STR(cfg.record.log_name, "run-1");
+    CHECK_EQ(cfg.record.landmark, CFG_LM_EXITS);
+    CHECK_EQ(cfg.record.span_ms, 500);
+    CHECK_EQ(cfg.record.digest_every, 0);
+    CHECK_EQ(cfg.debug.host_line, 0); /* log_name is not [debug] host */
+    PARSES(HOST_A GUEST "[record]\nmode = replay\nsink = 10.0.0.9\n");
+    CHECK_EQ(cfg.record.mode, CFG_REC_REPLAY);
+}
+
+TEST(record_section_errors)
+{
+    FAILS(HOST_A "[record]\nmode = selfcheck\n", 5, "[record] needs a [guest] to record");
+    FAILS(HOST_A GUEST "[record]\nmode = replay\n", 8, "mode = replay reads the log from a sink: set sink = IP");
+    FAILS(HOST_A GUEST "[record]\nmode = record\ndest = sink\n", 8, "dest = sink needs sink = IP");
+    FAILS(HOST_A GUEST "[record]\nmode = record\ndest = disk\n", 10, "dest: 'disk' is not one of: memory, sink");
+    FAILS(HOST_A GUEST "[record]\nmode = record\nlog_name = a/b\n", 10, "log_name: 'a/b' is not a name");
+    FAILS(HOST_A GUEST "[record]\nmode = rewind\n", 9, "mode: 'rewind' is not one of: off, selfcheck, record, replay");
+    FAILS(HOST_A GUEST "[record]\nmode = record\nsink_port = 0\n", 10, "sink_port: 0 is out of range");
+}

@@ -1,0 +1,39 @@
+#!/bin/bash
+# Record and replay of a stock Linux 6.1 guest on one host: ftvisor records
+# its whole boot, workload and ACPI power-off ([record] mode = selfcheck,
+# emulator landmarks), boots it again and replays the log: every event
+# point, state digest and console byte, and at the end all registers and
+# RAM, must match.
+. "$(dirname "$0")/lib.sh"
+G=$ROOT/build/guest
+image linux "$G/bzImage" "$G/initrd.gz" <<'CONF'
+[host a]
+mac = 52:54:00:00:00:01
+ip = 10.0.0.1
+netmask = 255.255.255.0
+[guest]
+kernel = bzImage
+initrd = initrd.gz
+cmdline = console=ttyS0 ftvisor.test=hello
+memory_mb = 128
+[record]
+mode = selfcheck
+digest_every = 1000
+[debug]
+host = a
+CONF
+boot bochs linux --timeout 600
+expect "the emulator backend is chosen" 'record: landmark backend: emulator'
+expect "Linux ran its workload while recorded" 'guest: guest: workload hello finished'
+expect "Linux powered off by ACPI in the recording" 'guest: .*reboot: Power down'
+expect "recorded with asynchronous points" 'record: [0-9]+ event points \([1-9][0-9]* asynchronous\), [2-9] state digests'
+expect "log size reported" 'record: log: [0-9]+ bytes in memory \([0-9]+\.[0-9]+ bytes per 1000 instructions\)'
+expect "replayed" 'selfcheck: booting the guest again and replaying its log'
+expect "replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [2-9] state digests and the final RAM digest match'
+r=$(grep -aoE 'record: [0-9]+ event points.*virtual' "$SERIAL" | sed 's/^record: //')
+p=$(grep -aoE 'replay: [0-9]+ event points.*virtual' "$SERIAL" | sed 's/^replay: //')
+if [ -n "$r" ] && [ "$r" = "$p" ]; then ok "replay totals equal the recording's ($r)"
+else notok "recorded '$r', replayed '$p'"; fi
+expect_not "no divergence" 'DIVERGED|REJECTED|INCOMPLETE'
+expect_last "power-off after the verdict" '^ftvisor: power-off: selfcheck done$'
+expect_rc "clean power-off" 0
