@@ -2,15 +2,15 @@
  * replay can prove it reached the same guest state as the recording.
  *
  * Memory enters through a table of one CRC32C per 4 KiB guest page. The
- * table is refreshed from the EPT dirty flags: only 2 MiB chunks written
- * since the last digest are read again (hardware CRC32C: a few ms per
- * chunk, even emulated), so a digest costs the pages the guest wrote, not
- * all of RAM. The memory digest is the CRC32C of the whole table, so it
+ * table is refreshed from the EPT dirty flags: only pages written since
+ * the last digest are read again (per 4 KiB while recording or replaying,
+ * when vmm/guest_mem.c maps RAM with 4 KiB EPT pages; per 2 MiB chunk
+ * otherwise), so a digest costs the pages the guest wrote, not all of RAM. The memory digest is the CRC32C of the whole table, so it
  * covers every page's current content whichever pages were written; a
- * chunk flagged dirty only by a page walk (EPT A/D treats guest paging-
+ * page flagged dirty only by a page walk (EPT A/D treats guest paging-
  * structure accesses as writes, at TLB-dependent times) is just read again,
  * it cannot change the result. A full digest (the log's initial state and
- * its end) reads every chunk regardless of the flags.
+ * its end) reads every page regardless of the flags.
  *
  * Without EPT A/D flags (not seen on VT-x CPUs with EPT, but the
  * capability is optional) periodic digests cover the registers only and
@@ -31,16 +31,18 @@
 static struct {
     uint32_t *crc; /* per guest page, in chunk order */
     uint64_t nchunks;
-    uint64_t chunks_read; /* statistics: chunks re-read */
+    uint64_t pages_read; /* statistics: 4 KiB pages re-read */
 } T;
 
-static void read_chunk(struct vm *vm, uint64_t i)
+static void read_pages(struct vm *vm, uint64_t i, const uint64_t *dirty)
 {
     const uint8_t *p = phys_to_virt(vm->mem.chunk_hpa[i]);
     uint32_t *out = T.crc + i * PAGES_PER_CHUNK;
     for (uint64_t k = 0; k < PAGES_PER_CHUNK; k++)
-        out[k] = crc32c(0, p + k * 4096, 4096);
-    T.chunks_read++;
+        if (!dirty || (dirty[k / 64] >> (k % 64) & 1)) {
+            out[k] = crc32c(0, p + k * 4096, 4096);
+            T.pages_read++;
+        }
 }
 
 /* Bring the page table up to date: every chunk (all) or the dirty ones. */
@@ -57,17 +59,20 @@ static uint32_t memory_digest(struct vm *vm, bool all)
         return 0;
     bool cleared = false;
     for (uint64_t i = 0; i < m->nchunks; i++) {
-        bool dirty = m->ept_ad && guest_mem_take_dirty(m, i);
-        cleared |= dirty;
-        if (all || dirty)
-            read_chunk(vm, i);
+        uint64_t dirty[8];
+        unsigned n = m->ept_ad ? guest_mem_take_dirty(m, i, dirty) : 0;
+        cleared |= n != 0;
+        if (all)
+            read_pages(vm, i, NULL);
+        else if (n)
+            read_pages(vm, i, dirty);
     }
     if (cleared && vmx_invept(vm->invept_type, m->eptp))
         log_warn("record", "INVEPT failed: later writes may not be seen by state digests");
     return crc32c(0, T.crc, m->nchunks * PAGES_PER_CHUNK * 4);
 }
 
-uint64_t rr_digest_chunks_read(void) { return T.chunks_read; }
+uint64_t rr_digest_pages_read(void) { return T.pages_read; }
 
 void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN], struct rr_state_block *blk)
 {

@@ -288,6 +288,12 @@ static void start_replay(struct vm *vm)
         end(false, NULL);
         return;
     }
+    /* A fresh boot, with the recording's TSC rate and RTC epoch. */
+    if (vm_boot(vm, true, err, sizeof(err))) {
+        log_error("replay", "cannot boot the guest: %s", err);
+        end(false, NULL);
+        return;
+    }
     log_info("replay", "replaying the log (%llu bytes) from its first record", (unsigned long long)memlog.len);
 }
 

@@ -376,13 +376,25 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
                              "memory differ; recorded on host %s)", h->host);
         return -1;
     }
-    if (h->tsc_hz != vm->tsc_hz || h->mem_bytes != vm->mem.ram_bytes || h->epoch_s != vm->config.epoch_seconds) {
-        fmt_snprintf(err, n, "the log's guest has TSC %llu Hz, %llu MiB and RTC epoch %llu; this one %llu Hz, %llu MiB, %llu",
-                     (unsigned long long)h->tsc_hz, (unsigned long long)(h->mem_bytes >> 20),
-                     (unsigned long long)h->epoch_s, (unsigned long long)vm->tsc_hz,
-                     (unsigned long long)(vm->mem.ram_bytes >> 20), (unsigned long long)vm->config.epoch_seconds);
+    if (h->mem_bytes != vm->mem.ram_bytes) {
+        fmt_snprintf(err, n, "the log's guest has %llu MiB of RAM, this one %llu MiB",
+                     (unsigned long long)(h->mem_bytes >> 20), (unsigned long long)(vm->mem.ram_bytes >> 20));
         return -1;
     }
+    if (h->tsc_hz < 1000000 || h->tsc_hz > 100000000000ull) {
+        fmt_snprintf(err, n, "the log's virtual TSC rate %llu Hz is out of range", (unsigned long long)h->tsc_hz);
+        return -1;
+    }
+    /* The guest's TSC rate and RTC epoch are the recording's: each host
+     * measures its own at boot. The caller boots the guest afresh after
+     * this, so its devices start with them. */
+    if (h->tsc_hz != vm->tsc_hz || h->epoch_s != vm->config.epoch_seconds)
+        log_info("replay", "the guest takes the recording's virtual TSC (%llu Hz) and RTC epoch (%llu); this host "
+                           "had %llu Hz and %llu",
+                 (unsigned long long)h->tsc_hz, (unsigned long long)h->epoch_s, (unsigned long long)vm->tsc_hz,
+                 (unsigned long long)vm->config.epoch_seconds);
+    vm->tsc_hz = h->tsc_hz;
+    vm->config.epoch_seconds = h->epoch_s;
     if (h->backend > LM_PMU) {
         fmt_snprintf(err, n, "the log uses landmark backend %u, unknown here", h->backend);
         return -1;

@@ -48,7 +48,7 @@ struct rr_state_block {
 void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN], struct rr_state_block *blk);
 /* Which fields of two blocks differ, in words, into buf. */
 void rr_state_diff(const struct rr_state_block *a, const struct rr_state_block *b, char *buf, size_t n);
-uint64_t rr_digest_chunks_read(void); /* 2 MiB chunks read for digests so far */
+uint64_t rr_digest_pages_read(void); /* 4 KiB pages read for digests so far */
 
 /* SHA-256 of what defines the guest (image, initrd, command line, CPU
  * model, memory size): the header's config_digest. */

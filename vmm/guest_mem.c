@@ -29,9 +29,11 @@ static uint64_t new_table(void)
     return pa;
 }
 
-/* Map one 2 MiB guest page. MMIO holes are simply never mapped: any
- * access there exits as an EPT violation, which is how devices trap. */
-static int ept_map_2m(struct guest_mem *m, uint64_t gpa, uint64_t hpa, uint64_t **leaf)
+/* Map one 2 MiB guest chunk, by one 2 MiB page or (pages_4k) a page table
+ * of 512 4 KiB pages; *leaf gets the first leaf entry. MMIO holes are
+ * simply never mapped: any access there exits as an EPT violation, which
+ * is how devices trap. */
+static int ept_map_chunk(struct guest_mem *m, uint64_t gpa, uint64_t hpa, bool pages_4k, uint64_t **leaf)
 {
     uint64_t *t = table(m->ept_pml4);
     for (int level = 3; level > 1; level--) {
@@ -44,8 +46,19 @@ static int ept_map_2m(struct guest_mem *m, uint64_t gpa, uint64_t hpa, uint64_t 
         }
         t = table(t[idx] & 0x000ffffffffff000ull);
     }
-    t[(gpa >> 21) & 511] = hpa | EPT_RWX | EPT_MT_WB | EPT_LARGE;
-    *leaf = &t[(gpa >> 21) & 511];
+    if (!pages_4k) {
+        t[(gpa >> 21) & 511] = hpa | EPT_RWX | EPT_MT_WB | EPT_LARGE;
+        *leaf = &t[(gpa >> 21) & 511];
+        return 0;
+    }
+    uint64_t pt = new_table();
+    if (pt == PMM_NONE)
+        return -1;
+    uint64_t *pte = table(pt);
+    for (int k = 0; k < 512; k++)
+        pte[k] = (hpa + (uint64_t)k * PAGE_SIZE) | EPT_RWX | EPT_MT_WB;
+    t[(gpa >> 21) & 511] = pt | EPT_RWX;
+    *leaf = pte;
     return 0;
 }
 
@@ -55,7 +68,7 @@ static uint64_t chunk_gpa(const struct guest_mem *m, uint64_t i)
     return off < m->low_bytes ? off : (4ull << 30) + (off - m->low_bytes);
 }
 
-int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad)
+int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad, bool pages_4k)
 {
     memset(m, 0, sizeof(*m));
     m->ram_bytes = (ram_bytes + GUEST_CHUNK - 1) & ~(GUEST_CHUNK - 1);
@@ -73,28 +86,49 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad)
         if (hpa == PMM_NONE)
             return -1;
         m->chunk_hpa[i] = hpa; /* zeroed by vm_boot() */
-        if (ept_map_2m(m, chunk_gpa(m, i), hpa, &m->chunk_pde[i]))
+        if (ept_map_chunk(m, chunk_gpa(m, i), hpa, pages_4k, &m->chunk_pde[i]))
             return -1;
     }
     m->eptp = m->ept_pml4 | EPTP_WB | EPTP_WALK4 | (ept_ad ? EPTP_AD : 0);
     m->ept_ad = ept_ad;
+    m->pages_4k = pages_4k;
     return 0;
 }
 
-bool guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk)
+unsigned guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk, uint64_t dirty[8])
 {
     uint64_t *e = m->chunk_pde[chunk];
-    if (!(*e & EPT_DIRTY))
-        return false;
-    /* The CPU sets the flag with a locked operation; clear it the same way. */
-    __atomic_and_fetch(e, ~EPT_DIRTY, __ATOMIC_SEQ_CST);
-    return true;
+    unsigned n = 0;
+    memset(dirty, 0, 8 * sizeof(uint64_t));
+    if (!m->pages_4k) {
+        if (!(*e & EPT_DIRTY))
+            return 0;
+        /* The CPU sets the flag with a locked operation; clear it the same way. */
+        __atomic_and_fetch(e, ~EPT_DIRTY, __ATOMIC_SEQ_CST);
+        memset(dirty, 0xff, 8 * sizeof(uint64_t));
+        return 512;
+    }
+    for (unsigned k = 0; k < 512; k++) {
+        if (!(e[k] & EPT_DIRTY))
+            continue;
+        __atomic_and_fetch(&e[k], ~EPT_DIRTY, __ATOMIC_SEQ_CST);
+        dirty[k / 64] |= 1ull << (k % 64);
+        n++;
+    }
+    return n;
 }
 
-void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk)
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk, uint64_t off, uint64_t len)
 {
-    if (m->ept_ad)
-        __atomic_or_fetch(m->chunk_pde[chunk], EPT_DIRTY, __ATOMIC_SEQ_CST);
+    if (!m->ept_ad || !len)
+        return;
+    uint64_t *e = m->chunk_pde[chunk];
+    if (!m->pages_4k) {
+        __atomic_or_fetch(e, EPT_DIRTY, __ATOMIC_SEQ_CST);
+        return;
+    }
+    for (uint64_t k = off / PAGE_SIZE; k <= (off + len - 1) / PAGE_SIZE && k < 512; k++)
+        __atomic_or_fetch(&e[k], EPT_DIRTY, __ATOMIC_SEQ_CST);
 }
 
 void guest_mem_clear(struct guest_mem *m)
@@ -147,7 +181,7 @@ static int copy(const struct guest_mem *m, uint64_t gpa, void *buf, uint64_t len
         uint8_t *p = (uint8_t *)phys_to_virt(m->chunk_hpa[i]) + o;
         if (to_guest) {
             memcpy(p, b, n);
-            guest_mem_mark_dirty(m, i);
+            guest_mem_mark_dirty(m, i, o, n);
         } else
             memcpy(b, p, n);
         gpa += n;

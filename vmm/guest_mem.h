@@ -24,22 +24,26 @@ struct guest_mem {
     uint64_t eptp;
     uint64_t ept_pml4;   /* host physical */
     bool ept_ad;         /* EPT accessed/dirty flags on */
-    uint64_t **chunk_pde; /* each chunk's EPT leaf entry */
+    bool pages_4k;       /* RAM mapped by 4 KiB EPT pages (dirty flags per page) */
+    uint64_t **chunk_pde; /* each chunk's EPT leaf: the 2 MiB entry, or its 512 4 KiB entries */
 };
 
-/* Allocate RAM and build the EPT (2 MiB pages, write-back). Returns 0 or
- * -1 when the host lacks memory. */
-int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad);
+/* Allocate RAM and build the EPT (write-back; 2 MiB pages, or 4 KiB pages
+ * with pages_4k). Returns 0 or -1 when the host lacks memory. */
+int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad, bool pages_4k);
 void guest_mem_clear(struct guest_mem *m);
 
-/* Which 2 MiB chunks the guest (or the hypervisor, through guest_write*)
- * wrote since the last call: the EPT dirty flag of each chunk's leaf (SDM
- * Vol. 3, "Accessed and Dirty Flags for EPT": bit 9 of an entry that maps
- * a page). take_dirty() clears it; after a pass that cleared any, the
- * caller must INVEPT before the guest runs again, or the CPU may not set
- * the flag on the next write. Only with m->ept_ad. */
-bool guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk);
-void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk);
+/* Which 4 KiB pages of a 2 MiB chunk the guest (or the hypervisor,
+ * through guest_write*) wrote since the last call: the EPT dirty flags
+ * (SDM Vol. 3, "Accessed and Dirty Flags for EPT": bit 9 of an entry that
+ * maps a page), per page with pages_4k, else the whole chunk's. Sets bit k
+ * of dirty[k / 64] for page k and returns how many; clears the flags.
+ * After a pass that cleared any, the caller must INVEPT before the guest
+ * runs again, or the CPU may not set a flag on the next write. Only with
+ * m->ept_ad. */
+unsigned guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk, uint64_t dirty[8]);
+/* Mark [off, off + len) of a chunk written (by the hypervisor). */
+void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk, uint64_t off, uint64_t len);
 
 /* The guest-physical index of RAM: gpa -> chunk, or none. */
 bool guest_ram_contains(const struct guest_mem *m, uint64_t gpa, uint64_t len);

@@ -111,7 +111,8 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
     vm->invept_type = caps->invept_single ? 1 : 2;
     /* EPT accessed/dirty flags (SDM Vol. 3, "Accessed and Dirty Flags for
      * EPT") tell ft/digest.c which memory the guest wrote. */
-    if (guest_mem_init(&vm->mem, c->memory_bytes, caps->ept_ad && caps->invept)) {
+    if (guest_mem_init(&vm->mem, c->memory_bytes, caps->ept_ad && caps->invept,
+                       c->track_pages && caps->ept_ad && caps->invept)) {
         fmt_snprintf(err, n, "not enough host memory for %llu MiB of guest RAM",
                      (unsigned long long)(c->memory_bytes >> 20));
         return -1;

@@ -51,6 +51,7 @@ struct vm_config {
     uint64_t memory_bytes;
     const char *cpu_model;
     uint64_t epoch_seconds; /* wall-clock time at virtual time 0 (the RTC) */
+    bool track_pages;       /* map RAM with 4 KiB EPT pages: dirty tracking per page (recording) */
 };
 
 struct vm {

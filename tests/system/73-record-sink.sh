@@ -44,8 +44,7 @@ rr_boot() { boot bochs "$1" --timeout "$2" --nic 52:54:00:00:73:01:$P; }
 # --- record timer_lapic to the sink ---
 rr_image rec timer_lapic 'mode = record
 dest = sink
-log_name = lapic-1
-digest_every = 50'
+log_name = lapic-1'
 rr_boot rec 240
 expect "record: connects to the sink" "record: connecting to the log sink at $NET\\.254:$SP"
 expect "record: streams as lapic-1" 'record: streaming the log to the sink as "lapic-1"'
