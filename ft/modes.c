@@ -55,6 +55,8 @@ static void end(bool good, const char *what)
     power_apply(kernel_config()->debug.on_guest_exit, why);
 }
 
+static bool next_backend(struct vm *vm);
+
 static void replayed(struct vm *vm)
 {
     (void)vm;
@@ -81,6 +83,8 @@ static void replayed(struct vm *vm)
     }
     log_info("replay", "identical (%llu events, %llu instructions): %llu state digests and the final RAM digest match",
              (unsigned long long)t.records, (unsigned long long)t.icount, (unsigned long long)t.states);
+    if (mode == CFG_REC_SELFCHECK && next_backend(vm))
+        return;
     end(true, NULL);
 }
 
@@ -193,9 +197,12 @@ static void report_latency(void)
 {
     if (!rec.late_n)
         return;
-    log_info("record", "device deadlines served %llu times, late by %llu us on average, at most %llu us (%s backend)",
+    log_info("record", "device deadlines served %llu times, late by %llu us on average, at most %llu us; the guest ran "
+                       "%llu TSC ticks past a deadline on average, at most %llu (%s backend)",
              (unsigned long long)rec.late_n, (unsigned long long)(rec.late_sum_ns / rec.late_n / 1000),
-             (unsigned long long)(rec.late_max_ns / 1000), backend == LM_EMULATOR ? "emulator" : backend == LM_EXITS ? "exits" : "pmu");
+             (unsigned long long)(rec.late_max_ns / 1000), (unsigned long long)(rec.late_sum_ticks / rec.late_n),
+             (unsigned long long)rec.late_max_ticks,
+             backend == LM_EMULATOR ? "emulator" : backend == LM_EXITS ? "exits" : "pmu");
 }
 
 /* selfcheck: the recording is over; replay it. */
@@ -342,6 +349,36 @@ static bool modes_poll(void)
     return false;
 }
 
+/* landmark = each: the backends still to run, in order. */
+static enum lm_backend todo[2];
+static unsigned ntodo, done_backends;
+
+static void announce_backend(struct vm *vm)
+{
+    log_info("record", "landmark backend: %s", landmark_backend_name(backend));
+    log_info("record", "instruction counting: %sexact TSC, MTF steps %sexact",
+             on_off(vm->counting.stub_consistent), on_off(vm->counting.mtf_steps_exact));
+}
+
+/* After a selfcheck with one backend: the next one, on a fresh boot. */
+static bool next_backend(struct vm *vm)
+{
+    if (done_backends >= ntodo)
+        return false;
+    backend = todo[done_backends++];
+    char err[200];
+    log_info("selfcheck", "again with the next backend, from a fresh boot");
+    announce_backend(vm);
+    if (vm_boot(vm, true, err, sizeof(err))) {
+        log_error("selfcheck", "cannot boot the guest again: %s", err);
+        end(false, NULL);
+        return true;
+    }
+    vm->created = true;
+    start_recording(vm, recorded);
+    return true;
+}
+
 static void modes_init(void)
 {
     const struct config *cfg = kernel_config();
@@ -363,14 +400,24 @@ static void modes_init(void)
                  cfg->record.sink_ip & 255, cfg->record.sink_port);
         return;
     }
-    if (landmark_select(vm, cfg->record.landmark, &backend, why, sizeof(why))) {
+    if (cfg->record.landmark == CFG_LM_EACH) {
+        /* Every backend that runs here, one after the other. */
+        ntodo = done_backends = 0;
+        if (landmark_select(vm, CFG_LM_EMULATOR, &todo[ntodo], why, sizeof(why)) == 0)
+            ntodo++;
+        else
+            log_info("selfcheck", "not with the emulator backend: %s", why);
+        todo[ntodo++] = LM_EXITS;
+        if (landmark_select(vm, CFG_LM_PMU, &backend, why, sizeof(why)))
+            log_info("selfcheck", "not with the PMU backend: %s", why);
+        backend = todo[done_backends++];
+        log_info("selfcheck", "landmark = each: %u backends here", ntodo);
+    } else if (landmark_select(vm, cfg->record.landmark, &backend, why, sizeof(why))) {
         log_error("record", "%s:%u: landmark: %s", cfg->file, cfg->record.line, why);
         end(false, "cannot run");
         return;
     }
-    log_info("record", "landmark backend: %s", landmark_backend_name(backend));
-    log_info("record", "instruction counting: %sexact TSC, MTF steps %sexact",
-             on_off(vm->counting.stub_consistent), on_off(vm->counting.mtf_steps_exact));
+    announce_backend(vm);
     if (mode == CFG_REC_RECORD && cfg->record.dest == CFG_DEST_SINK) {
         sink_put_start(cfg->record.sink_ip, cfg->record.sink_port, log_name(), &memlog);
         engine_set_policy(&wait_policy, NULL);

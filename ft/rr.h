@@ -34,7 +34,7 @@ struct rr_totals {
     /* Recorder: how late device deadlines were served (virtual ns from the
      * deadline to the point that delivered it), the backend's injection
      * latency. */
-    uint64_t late_n, late_sum_ns, late_max_ns;
+    uint64_t late_n, late_sum_ns, late_max_ns, late_sum_ticks, late_max_ticks;
 };
 
 /* The state digest (ft/digest.c): the general registers, RIP, RFLAGS,

@@ -24,7 +24,7 @@ static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df",
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 static const char *const record_mode_names[] = { "off", "selfcheck", "record", "replay", NULL };
 static const char *const record_dest_names[] = { "memory", "sink", NULL };
-static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", NULL };
+static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", "each", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
 
@@ -530,6 +530,8 @@ static int cross_check(struct parser *p)
     }
     if (cfg->record.present && cfg->record.mode != CFG_REC_OFF && !cfg->guest.present)
         return fail(p, cfg->record.line, "[record] needs a [guest] to record");
+    if (cfg->record.present && cfg->record.landmark == CFG_LM_EACH && cfg->record.mode != CFG_REC_SELFCHECK)
+        return fail(p, cfg->record.line, "landmark = each is for mode = selfcheck (one backend after the other)");
     if (cfg->record.present && cfg->record.mode == CFG_REC_REPLAY && !cfg->record.sink_ip)
         return fail(p, cfg->record.line, "mode = replay reads the log from a sink: set sink = IP (tools/ftlog-sink)");
     if (cfg->record.present && cfg->record.mode == CFG_REC_RECORD && cfg->record.dest == CFG_DEST_SINK &&

@@ -66,7 +66,7 @@ struct cfg_guest {
 /* Recording and replay of the guest (ft/). */
 enum cfg_record_mode { CFG_REC_OFF, CFG_REC_SELFCHECK, CFG_REC_RECORD, CFG_REC_REPLAY };
 enum cfg_record_dest { CFG_DEST_MEMORY, CFG_DEST_SINK };
-enum cfg_landmark { CFG_LM_AUTO, CFG_LM_EMULATOR, CFG_LM_EXITS, CFG_LM_PMU };
+enum cfg_landmark { CFG_LM_AUTO, CFG_LM_EMULATOR, CFG_LM_EXITS, CFG_LM_PMU, CFG_LM_EACH };
 
 struct cfg_record {
     bool present;

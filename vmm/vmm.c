@@ -71,7 +71,8 @@ static void vmm_init(void)
         .memory_bytes = (uint64_t)cfg->guest.memory_mb << 20,
         /* Recording digests guest memory by the pages written: 4 KiB EPT
          * pages make that per page rather than per 2 MiB. */
-        .track_pages = cfg->record.mode != CFG_REC_OFF,
+        .track_pages = cfg->record.mode == CFG_REC_REPLAY ||
+                       (cfg->record.mode != CFG_REC_OFF && cfg->record.digest_every != 0),
         .cpu_model = config_cpu_model_name(cfg->guest.cpu_model),
         .epoch_seconds = epoch ? epoch : 946684800, /* 2000-01-01 when the RTC is unreadable */
     };

@@ -35,57 +35,68 @@ CONF
     boot bochs "$name" --timeout "$timeout"
 }
 
-identical() {
-    local n=$1
-    expect "$n: the emulator backend is chosen" 'record: landmark backend: emulator \(exact instruction counts'
-    expect "$n: recorded with asynchronous points" 'record: [0-9]+ event points \([1-9][0-9]* asynchronous\)'
-    expect "$n: replayed" 'selfcheck: booting the guest again and replaying its log'
-    expect "$n: replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [0-9]+ state digests and the final RAM digest match'
-    expect_not "$n: no divergence" 'DIVERGED|REJECTED|INCOMPLETE'
-    # The totals of both runs, printed alike, are equal.
-    local r p
+# --- every test guest, with every landmark backend that runs here
+#     (landmark = each: emulator, then exits, in one boot), two boots at a
+#     time. Each guest's own checks must pass while it is recorded, and
+#     each replay must be identical with the same totals. ---
+GUESTS="timer_pit timer_lapic rdtsc hlt reset uart io cpuid modes edges isolation xsave poweroff clihlt triple hello bench_exits"
+for g in $GUESTS; do
+    image "m-$g" "$ROOT/build/guests/$g.bin" <<CONF
+[host a]
+mac = 52:54:00:00:00:01
+ip = 10.0.0.1
+netmask = 255.255.255.0
+
+[guest]
+kernel = $g.bin
+memory_mb = 32
+
+[record]
+mode = selfcheck
+landmark = each
+digest_every = 50
+
+[debug]
+host = a
+CONF
+done
+n=0
+for g in $GUESTS; do
+    boot_bg bochs "m-$g" "$WORK/m-$g.serial" --timeout 300
+    n=$((n + 1))
+    [ $((n % 2)) = 0 ] && wait_boots
+done
+wait_boots
+for g in $GUESTS; do
+    on "$WORK/m-$g.serial"
+    expect "$g: emulator backend" 'record: landmark backend: emulator \(exact instruction counts'
+    expect "$g: exits backend" 'record: landmark backend: exits \(events wait for the next synchronous exit\)'
+    expect "$g: the PMU backend's absence is explained" 'selfcheck: not with the PMU backend: the PMU backend cannot count on this CPU: |selfcheck: not with the PMU backend: this CPU.s PMU qualifies'
+    expect_count "$g: two identical replays" 2 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [0-9]+ state digests and the final RAM digest match'
+    expect_not "$g: no divergence" 'DIVERGED|REJECTED|INCOMPLETE|cannot replay'
     r=$(grep -aoE 'record: [0-9]+ event points.*virtual' "$SERIAL" | sed 's/^record: //')
     p=$(grep -aoE 'replay: [0-9]+ event points.*virtual' "$SERIAL" | sed 's/^replay: //')
-    if [ -n "$r" ] && [ "$r" = "$p" ]; then ok "$n: replay totals equal the recording's ($r)"
-    else notok "$n: recorded '$r', replayed '$p'"; fi
-    expect_last "$n: power-off after the verdict" '^ftvisor: power-off: selfcheck done$'
-    expect_rc "$n: clean power-off" 0
-}
-
-# --- timer interrupts into busy loops: PIT through the 8259 and I/O APIC,
-#     state digests every 10 points ---
-rr_boot timer_pit timer_pit 180 'digest_every = 10'
-identical timer_pit
-# (The guest's own interrupt-rate checks are not asserted here: a digest
-# every 10 points slows the recorded run, whose time is host time.)
-expect "timer_pit: a state digest every 10 points" 'record: [0-9]+ event points \([0-9]+ asynchronous\), ([5-9]|[1-9][0-9]+) state digests'
-
-# --- LAPIC timer: periodic, one-shot, TSC deadline, x2APIC ---
-rr_boot timer_lapic timer_lapic 180 'digest_every = 50'
-identical timer_lapic
-expect "timer_lapic: the guest's own timer checks passed while recorded" 'guest: timer_lapic: all [0-9]+ checks passed$'
-
-# --- RDTSC: every read is an event point ---
-rr_boot rdtsc rdtsc 240 ''
-identical rdtsc
+    if [ -n "$r" ] && [ "$r" = "$p" ]; then ok "$g: both replays' totals equal their recordings'"
+    else notok "$g: recorded '${r//$'\n'/ | }', replayed '${p//$'\n'/ | }'"; fi
+    expect_last "$g: power-off after the verdicts" '^ftvisor: power-off: selfcheck done$'
+    rc=$(cat "$WORK/m-$g.serial.rc" 2>/dev/null)
+    [ "$rc" = 0 ] && ok "$g: clean power-off" || notok "$g: launcher exit $rc: $(tail -1 "$WORK/m-$g.serial.launcher")"
+done
+# What each guest shows about the recording.
+on "$WORK/m-timer_pit.serial"
+expect "timer_pit: emulator backend injected asynchronously" 'record: [0-9]+ event points \([1-9][0-9]* asynchronous\)'
+expect "timer_pit: exits backend: no asynchronous points" 'record: [0-9]+ event points \(0 asynchronous\)'
+expect_count "timer_pit: the guest's checks passed in both recordings" 2 'guest: timer_pit: all [0-9]+ checks passed$'
+on "$WORK/m-timer_lapic.serial"
+expect_count "timer_lapic: the guest's checks passed in both recordings" 2 'guest: timer_lapic: all [0-9]+ checks passed$'
+on "$WORK/m-rdtsc.serial"
 expect "rdtsc: 100000 TSC reads recorded" 'record: (1[0-9]{5}|[2-9][0-9]{5}) event points'
-
-# --- HLT woken by timers (TIME records at HLT wake-ups) ---
-rr_boot hlt hlt 180 'digest_every = 5'
-identical hlt
-
-# --- guest resets (the image is loaded again mid-recording) ---
-rr_boot reset reset 180 ''
-identical reset
-expect "reset: the guest rebooted three times" 'guest: reset: boot 4: '
-
-# --- the exit-synchronous backend: no asynchronous points at all ---
-rr_boot exits timer_lapic 180 'landmark = exits
-digest_every = 20'
-expect "exits: backend chosen by config" 'record: landmark backend: exits \(events wait for the next synchronous exit\)'
-expect "exits: no asynchronous points" 'record: [0-9]+ event points \(0 asynchronous\)'
-expect "exits: replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\)'
-expect_rc "exits: clean power-off" 0
+on "$WORK/m-reset.serial"
+expect "reset: the guest rebooted three times while recorded" 'guest: reset: boot 4: '
+on "$WORK/m-triple.serial"
+expect_count "triple: the triple fault ended both recordings and both replays" 4 'vmm: guest stopped: the guest triple-faulted at RIP'
+on "$WORK/m-isolation.serial"
+expect_count "isolation: the guest's checks passed in both recordings" 2 'guest: isolation: all [0-9]+ checks passed$'
 
 # --- a damaged log: one bit flipped in a records frame ---
 rr_boot corrupt timer_pit 180 '' 'fault_test = log_corrupt'

@@ -1,9 +1,11 @@
 #!/bin/bash
 # Record and replay of a stock Linux 6.1 guest on one host: ftvisor records
-# its whole boot, workload and ACPI power-off ([record] mode = selfcheck,
-# emulator landmarks), boots it again and replays the log: every event
-# point, state digest and console byte, and at the end all registers and
-# RAM, must match.
+# its whole boot, a workload and the ACPI power-off ([record] mode =
+# selfcheck, emulator landmarks), boots it again and replays the log: every
+# event point, state digest and console byte, and at the end all registers
+# and RAM, must match. The workload (rr, tests/guests/linux/init): a
+# CPU-bound loop that must still take timer interrupts, then 100 short
+# sleeps, which make the kernel read the TSC over and over.
 . "$(dirname "$0")/lib.sh"
 G=$ROOT/build/guest
 image linux "$G/bzImage" "$G/initrd.gz" <<'CONF'
@@ -14,7 +16,7 @@ netmask = 255.255.255.0
 [guest]
 kernel = bzImage
 initrd = initrd.gz
-cmdline = console=ttyS0 ftvisor.test=hello
+cmdline = console=ttyS0 ftvisor.test=rr ftvisor.spin=3000
 memory_mb = 128
 [record]
 mode = selfcheck
@@ -24,7 +26,12 @@ host = a
 CONF
 boot bochs linux --timeout 600
 expect "the emulator backend is chosen" 'record: landmark backend: emulator'
-expect "Linux ran its workload while recorded" 'guest: guest: workload hello finished'
+expect "Linux ran its workload while recorded" 'guest: guest: workload rr finished'
+expect "the CPU-bound loop took timer interrupts" 'guest: guest: rr: CPU-bound loop: 3000 iterations in [0-9.]+ s, [1-9][0-9]* local timer interrupts'
+expect "the sleeps ended" 'guest: guest: rr: 100 sleeps of 1 ms done'
+n=$(grep -aE 'vmm: exits: RDTSC +[0-9]+' "$SERIAL" | head -1 | sed -E 's/.*RDTSC +([0-9]+).*/\1/')
+if [ -n "$n" ] && [ "$n" -ge 1000 ]; then ok "RDTSC-heavy: $n RDTSC exits recorded"
+else notok "RDTSC-heavy: only '${n:-none}' RDTSC exits in the recording"; fi
 expect "Linux powered off by ACPI in the recording" 'guest: .*reboot: Power down'
 expect "recorded with asynchronous points" 'record: [0-9]+ event points \([1-9][0-9]* asynchronous\), [2-9] state digests'
 expect "log size reported" 'record: log: [0-9]+ bytes in memory \([0-9]+\.[0-9]+ bytes per 1000 instructions\)'

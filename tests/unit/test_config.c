@@ -1014,6 +1014,8 @@ TEST(record_section)
     CHECK_EQ(cfg.record.span_ms, 500);
     CHECK_EQ(cfg.record.digest_every, 0);
     CHECK_EQ(cfg.debug.host_line, 0); /* log_name is not [debug] host */
+    PARSES(HOST_A GUEST "[record]\nmode = selfcheck\nlandmark = each\n");
+    CHECK_EQ(cfg.record.landmark, CFG_LM_EACH);
     PARSES(HOST_A GUEST "[record]\nmode = replay\nsink = 10.0.0.9\n");
     CHECK_EQ(cfg.record.mode, CFG_REC_REPLAY);
 }
@@ -1027,4 +1029,5 @@ TEST(record_section_errors)
     FAILS(HOST_A GUEST "[record]\nmode = record\nlog_name = a/b\n", 10, "log_name: 'a/b' is not a name");
     FAILS(HOST_A GUEST "[record]\nmode = rewind\n", 9, "mode: 'rewind' is not one of: off, selfcheck, record, replay");
     FAILS(HOST_A GUEST "[record]\nmode = record\nsink_port = 0\n", 10, "sink_port: 0 is out of range");
+    FAILS(HOST_A GUEST "[record]\nmode = record\nlandmark = each\n", 8, "landmark = each is for mode = selfcheck");
 }
