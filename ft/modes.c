@@ -11,7 +11,7 @@
  *    streamed to tools/ftlog-sink (dest = sink) as it runs.
  *  - replay: fetch a log from the sink, boot the guest and replay it.
  *
- * [debug] fault_test = log_corrupt | log_retime damages the log between
+ * [debug] fault_test = log_corrupt | log_retime | log_mutate damages the log between
  * the two runs of a selfcheck, to show that damage is caught (by the frame
  * CRC) and that a valid but different log makes the replay diverge with a
  * report. */
@@ -108,10 +108,11 @@ static void corrupt(struct memlog *m)
              (unsigned long long)at);
 }
 
-/* Re-encode the log with the virtual time of every TIME and ASYNC record
- * from the middle TIME record on moved 1 ms later: a valid log (CRCs
- * and all) of a run that never happened. */
-static int retime_into(struct memlog *m, uint8_t *out, size_t cap)
+/* Re-encode the log, valid (CRCs and all) but of a run that never
+ * happened: retime moves the virtual time of every TIME and ASYNC record
+ * from the middle TIME record on 1 ms later; mutate flips one bit of the
+ * middle ASYNC record's register CRC and nothing else. */
+static int retime_into(struct memlog *m, uint8_t *out, size_t cap, bool mutate)
 {
     static struct log_decoder dec;
     static struct log_encoder enc;
@@ -124,7 +125,7 @@ static int retime_into(struct memlog *m, uint8_t *out, size_t cap)
     for (int e; (e = log_decoder_feed(&dec, m->buf + pos, m->len - pos, &used, &r)) != LOG_NEED_MORE; pos += used) {
         if (e < 0)
             return -1;
-        if (e == LOG_OK && r.type == LOG_REC_TIME)
+        if (e == LOG_OK && r.type == (mutate ? LOG_REC_ASYNC : LOG_REC_TIME))
             times++;
         if (!used && e != LOG_OK && e != LOG_GOT_HEADER)
             break;
@@ -132,7 +133,8 @@ static int retime_into(struct memlog *m, uint8_t *out, size_t cap)
     log_decoder_reset(&dec);
     log_encoder_init(&enc);
     pos = 0;
-    uint64_t shift = 0;
+    uint64_t shift = 0, index = 0;
+    bool mutated = false;
     for (int e; (e = log_decoder_feed(&dec, m->buf + pos, m->len - pos, &used, &r)) != LOG_NEED_MORE;) {
         pos += used;
         if (e == LOG_GOT_HEADER) {
@@ -144,7 +146,16 @@ static int retime_into(struct memlog *m, uint8_t *out, size_t cap)
         }
         if (e != LOG_OK)
             return -1;
-        if (r.type == LOG_REC_TIME && n++ == times / 2) {
+        if (mutate && r.type == LOG_REC_ASYNC && n++ == times / 2) {
+            log_warn("debug", "fault_test = log_mutate: record #%llu (ASYNC at exit %llu, landmark %llu): register "
+                              "CRC %08x becomes %08x",
+                     (unsigned long long)index, (unsigned long long)r.exit, (unsigned long long)r.icount, r.regs_crc,
+                     r.regs_crc ^ 1u);
+            r.regs_crc ^= 1u;
+            mutated = true;
+        }
+        index++;
+        if (!mutate && r.type == LOG_REC_TIME && n++ == times / 2) {
             shift = 1000000;
             log_warn("debug", "fault_test = log_retime: TIME record at exit %llu: %llu ns becomes %llu ns (and "
                               "every later time 1 ms later)",
@@ -171,13 +182,13 @@ static int retime_into(struct memlog *m, uint8_t *out, size_t cap)
     len += sz;
     memcpy(m->buf, out, len);
     m->len = len;
-    return shift ? 0 : -1;
+    return shift || mutated ? 0 : -1;
 }
 
-static int retime(struct memlog *m)
+static int retime(struct memlog *m, bool mutate)
 {
     uint64_t pa = pmm_alloc(LOG_PAGES, 1);
-    int r = retime_into(m, phys_to_virt(pa), (size_t)LOG_PAGES * 4096);
+    int r = retime_into(m, phys_to_virt(pa), (size_t)LOG_PAGES * 4096, mutate);
     pmm_free(pa, LOG_PAGES);
     return r;
 }
@@ -215,8 +226,10 @@ static void recorded(struct vm *vm)
     enum cfg_fault_test ft = kernel_config()->debug.fault_test;
     if (ft == CFG_FAULT_LOG_CORRUPT)
         corrupt(&memlog);
-    else if (ft == CFG_FAULT_LOG_RETIME && retime(&memlog))
+    else if (ft == CFG_FAULT_LOG_RETIME && retime(&memlog, false))
         log_error("debug", "fault_test = log_retime: could not rewrite the log");
+    else if (ft == CFG_FAULT_LOG_MUTATE && retime(&memlog, true))
+        log_error("debug", "fault_test = log_mutate: could not rewrite the log (no ASYNC record?)");
 
     char err[200];
     if (replayer_start(vm, &memlog, replayed, err, sizeof(err))) {

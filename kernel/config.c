@@ -20,7 +20,7 @@ enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_RECORD, S_DEBUG };
 
 static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
-static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", NULL };
+static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", "log_mutate", NULL };
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 static const char *const record_mode_names[] = { "off", "selfcheck", "record", "replay", NULL };
 static const char *const record_dest_names[] = { "memory", "sink", NULL };

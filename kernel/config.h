@@ -25,7 +25,8 @@ enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
 enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, CFG_FAULT_GP, CFG_FAULT_DF,
                       CFG_FAULT_VMENTRY, /* corrupt the guest state: a failed VM entry must be decoded */
                       CFG_FAULT_LOG_CORRUPT, /* selfcheck: flip a bit in the log (its CRC must catch it) */
-                      CFG_FAULT_LOG_RETIME /* selfcheck: rewrite one TIME record validly (replay must diverge) */ };
+                      CFG_FAULT_LOG_RETIME, /* selfcheck: later times 1 ms later, validly (replay must diverge) */
+                      CFG_FAULT_LOG_MUTATE  /* selfcheck: one ASYNC record's register CRC changed, validly */ };
 
 struct cfg_host {
     char name[CFG_NAME_MAX];

@@ -117,3 +117,13 @@ expect "retime: replayed registers are shown" '^  replayed: RIP='
 expect "retime: verdict DIVERGED" 'ERROR: replay: DIVERGED'
 expect_not "retime: not called identical" 'replay: identical'
 expect_rc "retime: clean power-off" 0
+
+# --- one record mutated (validly): the replay must name exactly it ---
+rr_boot mutate timer_pit 180 '' 'fault_test = log_mutate'
+k=$(value 'fault_test = log_mutate: record #([0-9]+) ')
+expect "mutate: the fault is applied" 'fault_test = log_mutate: record #[0-9]+ \(ASYNC at exit [0-9]+, landmark [0-9]+\): register CRC [0-9a-f]+ becomes [0-9a-f]+'
+expect "mutate: divergence at the landmark's registers" 'ERROR: replay: DIVERGED: the landmark.s registers differ'
+if [ -n "$k" ] && grep -aqE "^  first differing record: #$k ASYNC " "$SERIAL"; then ok "mutate: the report names the mutated record #$k"
+else notok "mutate: mutated #${k:-?}, report: $(grep -a 'first differing record' "$SERIAL" | head -1)"; fi
+expect "mutate: the recorded registers are shown" '^  recorded: RIP='
+expect_rc "mutate: clean power-off" 0
