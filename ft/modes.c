@@ -363,7 +363,7 @@ static bool modes_poll(void)
 }
 
 /* landmark = each: the backends still to run, in order. */
-static enum lm_backend todo[2];
+static enum lm_backend todo[3];
 static unsigned ntodo, done_backends;
 
 static void announce_backend(struct vm *vm)
@@ -423,6 +423,8 @@ static void modes_init(void)
         todo[ntodo++] = LM_EXITS;
         if (landmark_select(vm, CFG_LM_PMU, &backend, why, sizeof(why)))
             log_info("selfcheck", "not with the PMU backend: %s", why);
+        else
+            todo[ntodo++] = LM_PMU;
         backend = todo[done_backends++];
         log_info("selfcheck", "landmark = each: %u backends here", ntodo);
     } else if (landmark_select(vm, cfg->record.landmark, &backend, why, sizeof(why))) {

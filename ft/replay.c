@@ -13,6 +13,7 @@
  * landmark, and both register sets. */
 #include "rr.h"
 #include "engine.h"
+#include "pmu.h"
 #include "../vmm/vm.h"
 #include "../vmm/vmcs.h"
 #include "../kernel/crc32c.h"
@@ -33,6 +34,7 @@ static struct {
     bool have_next, ended, diverged, at_landmark, started, damaged;
     vtime_t last_time;
     uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
+    uint32_t steps_at_count; /* PMU: single steps since the branch count matched */
     struct rr_totals t;
     uint64_t out_bytes;
     uint32_t out_crc;
@@ -204,6 +206,73 @@ static void check_after(void)
     }
 }
 
+/* At an ASYNC landmark (either backend): check it and make the point. */
+static bool at_landmark(struct vm *vm, const struct log_record *r)
+{
+    struct landmark l;
+    landmark_here(vm, P.backend, &l);
+    if (l.rip != r->rip || l.rcx != r->rcx || l.regs_crc != r->regs_crc) {
+        diverge("the landmark's registers differ (RIP, RCX or the register CRC)", NULL);
+        return false;
+    }
+    P.at_landmark = true;
+    vm_new_point(vm);
+    vm_now(vm);
+    engine_settle(vm);
+    return true;
+}
+
+/* The PMU backend's approach to an ASYNC landmark (ft/pmu.c): arm the
+ * counter to overflow a skid margin early, then MTF steps until the
+ * branch count, RIP, RCX and register CRC all match. 1: the point was
+ * made; 0: run with o; -1: diverged. */
+static int pmu_approach(struct vm *vm, const struct log_record *r, struct run_opts *o)
+{
+    struct vcpu *v = &vm->vcpu;
+    struct landmark l;
+    landmark_here(vm, LM_PMU, &l);
+    if (v->sync_exits > r->exit || (v->sync_exits == r->exit && l.icount > r->icount)) {
+        diverge("the replay ran past a landmark", NULL);
+        return -1;
+    }
+    if (v->sync_exits < r->exit)
+        return 0; /* the landmark lies beyond a synchronous exit still to come */
+    if (v->runs == P.runs_at_point && l.icount == r->icount) {
+        o->preempt_ticks = 0; /* deliver a pending injection first, as for the emulator */
+        return 0;
+    }
+    if (l.icount == r->icount)
+        P.steps_at_count++;
+    else
+        P.steps_at_count = 0;
+    enum pmu_step s = pmu_next_step(l.icount, r->icount, PMU_DEFAULT_SKID, l.rip, r->rip, l.rcx, r->rcx, l.regs_crc,
+                                    r->regs_crc, P.steps_at_count, 1000000);
+    switch (s) {
+    case PMU_AT_TARGET:
+        P.steps_at_count = 0;
+        return at_landmark(vm, r) ? 1 : -1;
+    case PMU_ARM_COUNTER: {
+        bool armed = false;
+        uint64_t width_mask = v->pmc_mask;
+        unsigned width = 0;
+        while (width < 64 && (width_mask >> width) & 1)
+            width++;
+        v->pmc_preset = pmu_counter_preset(r->icount - l.icount, PMU_DEFAULT_SKID, width, &armed);
+        if (!armed)
+            o->mtf = true;
+        return 0;
+    }
+    case PMU_SINGLE_STEP:
+        o->mtf = true;
+        return 0;
+    default:
+        diverge(s == PMU_OVERSHOT ? "the replay ran past a landmark (branch count)"
+                                  : "the branch count matches but RIP, RCX and the registers never did",
+                NULL);
+        return -1;
+    }
+}
+
 static bool rep_slice(void *ctx, struct vm *vm)
 {
     (void)ctx;
@@ -230,7 +299,15 @@ static bool rep_slice(void *ctx, struct vm *vm)
             break;
         }
         struct run_opts o = { .preempt_ticks = ~0ull, .mtf = false };
-        if (r->type == LOG_REC_ASYNC && P.backend == LM_EMULATOR) {
+        if (r->type == LOG_REC_ASYNC && P.backend == LM_PMU) {
+            int a = pmu_approach(vm, r, &o);
+            if (a < 0)
+                break;
+            if (a > 0) {
+                progress = true;
+                continue;
+            }
+        } else if (r->type == LOG_REC_ASYNC && P.backend == LM_EMULATOR) {
             uint64_t cur = landmark_icount(vm, P.backend);
             if (v->sync_exits == r->exit && cur == r->icount && v->runs == P.runs_at_point) {
                 /* The recorder reached every ASYNC through a VM entry, and
@@ -240,16 +317,8 @@ static bool rep_slice(void *ctx, struct vm *vm)
                  * (SDM Vol. 3, 26.7.4 "VMX-Preemption Timer"). */
                 o.preempt_ticks = 0;
             } else if (v->sync_exits == r->exit && cur == r->icount) {
-                struct landmark l;
-                landmark_here(vm, P.backend, &l);
-                if (l.rip != r->rip || l.rcx != r->rcx || l.regs_crc != r->regs_crc) {
-                    diverge("the landmark's registers differ (RIP, RCX or the register CRC)", NULL);
+                if (!at_landmark(vm, r))
                     break;
-                }
-                P.at_landmark = true;
-                vm_new_point(vm);
-                vm_now(vm);
-                engine_settle(vm);
                 progress = true;
                 continue;
             }
@@ -355,6 +424,7 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.pos = 0;
     P.have_next = P.ended = P.diverged = P.at_landmark = P.damaged = false;
     P.last_time = 0;
+    P.steps_at_count = 0;
     P.out_bytes = P.out_crc = 0;
     P.finished = finished;
     log_decoder_init(&P.dec);
@@ -405,9 +475,13 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
                              "that way");
         return -1;
     }
-    if (P.backend == LM_PMU) {
-        fmt_snprintf(err, n, "the log was recorded with the PMU backend, which this build cannot replay");
-        return -1;
+    if (P.backend == LM_PMU && !vm->vcpu.pmu_on) {
+        char why[200];
+        enum lm_backend b;
+        if (landmark_select(vm, CFG_LM_PMU, &b, why, sizeof(why))) {
+            fmt_snprintf(err, n, "the log was recorded with the PMU backend: %s", why);
+            return -1;
+        }
     }
     P.started = false;
     vm_events_register(&rep_events, NULL);

@@ -57,6 +57,7 @@ void pic_disable(void)
 
 void lapic_eoi(void) { wr(REG_EOI, 0); }
 uint32_t lapic_id(void) { return x2apic ? rd(REG_ID) : rd(REG_ID) >> 24; }
+void lapic_set_lvt_pmc(uint32_t value) { wr(0x340, value); }
 uint64_t lapic_ticks(void) { return ticks; }
 uint32_t lapic_timer_hz(void) { return hz; }
 

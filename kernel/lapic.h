@@ -12,5 +12,9 @@ uint64_t lapic_ticks(void);
 uint32_t lapic_timer_hz(void);
 void lapic_eoi(void);
 uint32_t lapic_id(void);
+/* The LVT performance-monitoring entry (offset 0x340; x2APIC MSR 0x834):
+ * where a counter overflow is delivered (SDM Vol. 3A, "Local Vector
+ * Table"). */
+void lapic_set_lvt_pmc(uint32_t value);
 
 #endif

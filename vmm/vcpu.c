@@ -7,6 +7,7 @@
 #include "../kernel/cpu.h"
 #include "../kernel/format.h"
 #include "../kernel/gdt.h"
+#include "../kernel/lapic.h"
 #include "../kernel/layout.h"
 #include "../kernel/log.h"
 #include "../kernel/panic.h"
@@ -578,6 +579,111 @@ int vcpu_probe_counting(struct vcpu *v, struct count_probe *out)
     return 0;
 }
 
+/* ---- the PMU landmark backend's hardware side ---------------------------- */
+
+int vcpu_pmu_enable(struct vcpu *v, const struct vcpu_pmu_setup *s, char *why, size_t n)
+{
+    /* IA32_PERF_GLOBAL_CTRL = 0 in root operation from here on (the exit
+     * control loads the host value, 0, after every exit), so only guest
+     * execution is counted (SDM Vol. 3B, "Performance Monitoring and VMX";
+     * Vol. 3C, "VM-Entry Controls" bit 13, "VM-Exit Controls" bit 12). */
+    if (!wrmsr_safe(0x38f, s->host_global_ctrl) || !wrmsr_safe(s->evtsel_msr, s->evtsel) ||
+        !wrmsr_safe(s->pmc_msr, 0)) {
+        fmt_snprintf(why, n, "a performance-monitoring MSR write was refused (#GP)");
+        return -1;
+    }
+    vmwrite(VMCS_PIN_CTLS, vmread(VMCS_PIN_CTLS) | s->pin_set);
+    v->proc_ctls |= s->proc_set;
+    vmwrite(VMCS_PROC_CTLS, v->proc_ctls);
+    v->proc_ctls_live = v->proc_ctls;
+    vmwrite(VMCS_EXIT_CTLS, vmread(VMCS_EXIT_CTLS) | s->exit_set);
+    vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) | s->entry_set);
+    vmwrite(VMCS_GUEST_PERF_GLOBAL_CTRL, s->guest_global_ctrl);
+    vmwrite(VMCS_HOST_PERF_GLOBAL_CTRL, s->host_global_ctrl);
+    /* The overflow interrupt as an NMI: with NMI exiting it ends the run
+     * (SDM Vol. 3A, "Local Vector Table"; Vol. 3C, "Pin-Based VM-Execution
+     * Controls"). */
+    lapic_set_lvt_pmc(s->lvt_value);
+    v->pmu_on = true;
+    v->pmc_msr = s->pmc_msr;
+    v->pmu_status_msr = s->status_msr;
+    v->pmu_ovf_msr = s->ovf_msr;
+    v->pmu_ovf_clear = s->ovf_clear;
+    v->pmu_lvt = s->lvt_value;
+    v->pmc_mask = s->width >= 64 ? ~0ull : (1ull << s->width) - 1;
+    v->pmc_preset = v->pmu_branches = 0;
+    return 0;
+}
+
+void vcpu_pmu_disable(struct vcpu *v)
+{
+    if (!v->pmu_on)
+        return;
+    vmwrite(VMCS_EXIT_CTLS, vmread(VMCS_EXIT_CTLS) & ~EXIT_LOAD_PERF_GLOBAL);
+    vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) & ~ENTRY_LOAD_PERF_GLOBAL);
+    wrmsr_safe(0x38f, 0);
+    lapic_set_lvt_pmc(1u << 16); /* masked */
+    v->pmu_on = false;
+}
+
+/* After an NMI VM exit NMIs stay blocked until the host executes IRET
+ * (SDM Vol. 3C, "NMI Exiting" and "Treatment of NMIs"): an IRET to the
+ * next instruction unblocks them. */
+static void unblock_nmi(void)
+{
+    __asm__ volatile("mov %%ss, %%rax\n push %%rax\n lea 8(%%rsp), %%rax\n push %%rax\n pushfq\n"
+                     "mov %%cs, %%rax\n push %%rax\n lea 1f(%%rip), %%rax\n push %%rax\n iretq\n 1:"
+                     ::: "rax", "memory", "cc");
+}
+
+bool vcpu_take_pmi(struct vcpu *v)
+{
+    uint64_t st = 0;
+    bool ours = v->pmu_on && rdmsr_safe(v->pmu_status_msr, &st) && (st & 1);
+    if (ours) {
+        /* Clear PMC0's overflow bit (IA32_PERF_GLOBAL_OVF_CTRL) and unmask
+         * the LVT entry, which the CPU masked when it delivered the PMI. */
+        wrmsr_safe(v->pmu_ovf_msr, v->pmu_ovf_clear);
+        lapic_set_lvt_pmc(v->pmu_lvt);
+        v->pmi = true;
+    }
+    unblock_nmi();
+    return ours;
+}
+
+int vcpu_probe_pmu(struct vcpu *v, uint64_t *counted)
+{
+    /* 16-bit: MOV CX, 100; DEC CX; JNZ -3; HLT: exactly 100 conditional
+     * branches retired (99 taken, 1 not). */
+    static const uint8_t code[] = { 0xb9, 0x64, 0x00, 0x49, 0x75, 0xfd, 0xf4 };
+    *counted = 0;
+    if (!v->pmu_on || guest_write(&v->vm->mem, 0x8000, code, sizeof(code)))
+        return -1;
+    vcpu_set_real_mode(v, 0x800, 0, 0x7000);
+    uint64_t before = v->pmu_branches;
+    for (int i = 0; i < 16; i++) {
+        vmwrite(VMCS_PREEMPT_TIMER, 0xffffffffu);
+        cli();
+        wrmsr(v->pmc_msr, 0);
+        int r = vmx_enter(&v->regs, v->launched);
+        v->pmu_branches += rdmsr(v->pmc_msr) & v->pmc_mask;
+        sti();
+        if (r)
+            return -1;
+        v->launched = true;
+        uint32_t why = (uint32_t)vmread(VMCS_EXIT_REASON) & 0xffff;
+        if (why == EXIT_HLT) {
+            *counted = v->pmu_branches - before;
+            return 0;
+        }
+        if (why == EXIT_EXCEPTION_NMI)
+            vcpu_take_pmi(v);
+        else if (why != EXIT_EXTERNAL_INTERRUPT)
+            return -1;
+    }
+    return -1;
+}
+
 bool exit_is_async(uint32_t reason)
 {
     /* Exits at points the guest's own instructions do not determine: a
@@ -616,8 +722,17 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     }
     if (v->exit_tsc && v->last_reason < 80)
         v->host_ticks_by_reason[v->last_reason] += rdtsc() - v->exit_tsc;
+    v->pmi = false;
+    if (v->pmu_on)
+        wrmsr(v->pmc_msr, v->pmc_preset & v->pmc_mask);
     int r = vmx_enter(&v->regs, v->launched);
     v->exit_tsc = rdtsc();
+    if (v->pmu_on) {
+        /* Branches this run: the counter's distance from its preset, at
+         * most one wrap (an overflow ends the run long before a second). */
+        v->pmu_branches += (rdmsr(v->pmc_msr) - v->pmc_preset) & v->pmc_mask;
+        v->pmc_preset = 0;
+    }
     /* Raw progress: TSC ticks inside the guest (plus the stub's constant
      * share) and the number of runs; ft/landmark.c turns them into guest
      * instruction counts where the TSC counts instructions. */

@@ -68,6 +68,15 @@ struct vcpu {
     /* An NMI for the guest waits here until it can be delivered. */
     bool nmi_pending;
     bool discard_vectoring;
+    /* The PMU landmark backend (ft/landmark.c, ft/pmu.c): PMC0 counts the
+     * guest's retired conditional branches in VMX non-root operation only
+     * (IA32_PERF_GLOBAL_CTRL loaded on entry and exit); pmc_preset is
+     * written before every entry (an armed value overflows into a PMI,
+     * delivered as an NMI that exits), the count read back after it. */
+    bool pmu_on, pmi;
+    uint32_t pmc_msr, pmu_status_msr, pmu_ovf_msr, pmu_lvt;
+    uint64_t pmu_ovf_clear, pmc_mask;
+    uint64_t pmc_preset, pmu_branches;
     /* Guest MSRs with no hardware behind them (vmm/exit_msr.c). */
     uint64_t mtrr_def_type, misc_enable;
 };
@@ -98,6 +107,29 @@ enum run_result {
 };
 enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o);
 bool exit_is_async(uint32_t reason);
+
+/* The PMU backend's hardware set-up, from ft/pmu.c's plan (the VMX side
+ * owns the VMCS; ft/ owns the policy). */
+struct vcpu_pmu_setup {
+    uint32_t pin_set, proc_set, exit_set, entry_set;
+    uint64_t guest_global_ctrl, host_global_ctrl;
+    uint32_t evtsel_msr;
+    uint64_t evtsel;
+    uint32_t pmc_msr, status_msr, ovf_msr;
+    uint64_t ovf_clear;
+    uint32_t lvt_value;
+    unsigned width;
+};
+/* Program the counter and the controls; 0, or -1 with the reason. */
+int vcpu_pmu_enable(struct vcpu *v, const struct vcpu_pmu_setup *s, char *why, size_t n);
+void vcpu_pmu_disable(struct vcpu *v);
+/* Before the guest is loaded: a real-mode loop of exactly 100 conditional
+ * branches (DEC CX; JNZ) and HLT; *counted gets what PMC0 saw. 0, or -1
+ * when the probe could not run. Leaves the vCPU to be set up again. */
+int vcpu_probe_pmu(struct vcpu *v, uint64_t *counted);
+/* At an NMI exit: was it our counter's overflow (then cleared and re-armed,
+ * v->pmi set)? Unblocks NMIs either way. */
+bool vcpu_take_pmi(struct vcpu *v);
 
 /* Helpers for exit handlers. */
 void vcpu_skip_insn(struct vcpu *v);
