@@ -1,16 +1,19 @@
 /* State digests: what STATE records and the log header carry so that a
  * replay can prove it reached the same guest state as the recording.
  *
- * Memory enters through a table of one CRC32C per 4 KiB guest page. The
- * table is refreshed from the EPT dirty flags: only pages written since
- * the last digest are read again (per 4 KiB while recording or replaying,
- * when vmm/guest_mem.c maps RAM with 4 KiB EPT pages; per 2 MiB chunk
- * otherwise), so a digest costs the pages the guest wrote, not all of RAM. The memory digest is the CRC32C of the whole table, so it
- * covers every page's current content whichever pages were written; a
- * page flagged dirty only by a page walk (EPT A/D treats guest paging-
- * structure accesses as writes, at TLB-dependent times) is just read again,
- * it cannot change the result. A full digest (the log's initial state and
- * its end) reads every page regardless of the flags.
+ * Memory enters through a table of one CRC32C per 4 KiB guest page and the
+ * memory digest, the 64-bit sum over all pages of a mix of (page index,
+ * CRC), which is updated page by page as pages are read again. Pages are
+ * read again from the EPT dirty flags: only those written since the last
+ * digest (per 4 KiB page while recording or replaying, when
+ * vmm/guest_mem.c maps RAM with 4 KiB EPT pages; per 2 MiB chunk
+ * otherwise), and chunks whose directory entry shows no access at all are
+ * not even scanned. So a digest costs the pages the guest wrote, not all
+ * of RAM, yet covers every page's current content. A page flagged dirty
+ * only by a page walk (EPT A/D treats guest paging-structure accesses as
+ * writes, at TLB-dependent times) is just read again: it cannot change the
+ * result. A full digest (the log's initial state and its end) reads every
+ * page regardless of the flags.
  *
  * Without EPT A/D flags (not seen on VT-x CPUs with EPT, but the
  * capability is optional) periodic digests cover the registers only and
@@ -31,8 +34,20 @@
 static struct {
     uint32_t *crc; /* per guest page, in chunk order */
     uint64_t nchunks;
+    uint64_t sum;        /* the memory digest: sum of page_term() over all pages */
     uint64_t pages_read; /* statistics: 4 KiB pages re-read */
 } T;
+
+/* One page's term of the memory digest: its index and CRC through a
+ * 64-bit finaliser (splitmix64's), so the sum over pages changes when any
+ * page's content or place does, and is updated page by page. */
+static uint64_t page_term(uint64_t index, uint32_t crc)
+{
+    uint64_t z = (index << 32 | crc) + 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
 
 static void read_pages(struct vm *vm, uint64_t i, const uint64_t *dirty)
 {
@@ -40,13 +55,16 @@ static void read_pages(struct vm *vm, uint64_t i, const uint64_t *dirty)
     uint32_t *out = T.crc + i * PAGES_PER_CHUNK;
     for (uint64_t k = 0; k < PAGES_PER_CHUNK; k++)
         if (!dirty || (dirty[k / 64] >> (k % 64) & 1)) {
-            out[k] = crc32c(0, p + k * 4096, 4096);
+            uint64_t index = i * PAGES_PER_CHUNK + k;
+            uint32_t c = crc32c(0, p + k * 4096, 4096);
+            T.sum += page_term(index, c) - page_term(index, out[k]);
+            out[k] = c;
             T.pages_read++;
         }
 }
 
 /* Bring the page table up to date: every chunk (all) or the dirty ones. */
-static uint32_t memory_digest(struct vm *vm, bool all)
+static uint64_t memory_digest(struct vm *vm, bool all)
 {
     struct guest_mem *m = &vm->mem;
     if (!T.crc || T.nchunks != m->nchunks) {
@@ -54,6 +72,14 @@ static uint32_t memory_digest(struct vm *vm, bool all)
         T.crc = phys_to_virt(pmm_alloc((bytes + 4095) / 4096, 1));
         T.nchunks = m->nchunks;
         all = true;
+    }
+    if (all) {
+        /* Every page read afresh: start the sum over (the terms of a zero
+         * table, which read_pages() subtracts). */
+        memset(T.crc, 0, m->nchunks * PAGES_PER_CHUNK * 4);
+        T.sum = 0;
+        for (uint64_t k = 0; k < m->nchunks * PAGES_PER_CHUNK; k++)
+            T.sum += page_term(k, 0);
     }
     if (!all && !m->ept_ad)
         return 0;
@@ -69,7 +95,7 @@ static uint32_t memory_digest(struct vm *vm, bool all)
     }
     if (cleared && vmx_invept(vm->invept_type, m->eptp))
         log_warn("record", "INVEPT failed: later writes may not be seen by state digests");
-    return crc32c(0, T.crc, m->nchunks * PAGES_PER_CHUNK * 4);
+    return T.sum;
 }
 
 uint64_t rr_digest_pages_read(void) { return T.pages_read; }

@@ -362,6 +362,13 @@ static bool modes_poll(void)
     return false;
 }
 
+/* What the guest had before any recording: the live console and input,
+ * put back before each new recording (landmark = each). */
+static const struct vm_events *live_ev;
+static void *live_ev_ctx;
+static const struct vinput_ops *live_in;
+static void *live_in_ctx;
+
 /* landmark = each: the backends still to run, in order. */
 static enum lm_backend todo[3];
 static unsigned ntodo, done_backends;
@@ -382,6 +389,9 @@ static bool next_backend(struct vm *vm)
     char err[200];
     log_info("selfcheck", "again with the next backend, from a fresh boot");
     announce_backend(vm);
+    vm_events_register(live_ev, live_ev_ctx);
+    vm->in = live_in;
+    vm->in_ctx = live_in_ctx;
     if (vm_boot(vm, true, err, sizeof(err))) {
         log_error("selfcheck", "cannot boot the guest again: %s", err);
         end(false, NULL);
@@ -399,6 +409,9 @@ static void modes_init(void)
     mode = cfg->record.mode;
     if (mode == CFG_REC_OFF || !vm->created)
         return;
+    vm_events_current(&live_ev, &live_ev_ctx);
+    live_in = vm->in;
+    live_in_ctx = vm->in_ctx;
     char why[200];
     memlog.buf = phys_to_virt(pmm_alloc(LOG_PAGES, 1));
     memlog.cap = (size_t)LOG_PAGES * 4096;

@@ -43,7 +43,7 @@ struct rr_totals {
  * Both sides compute it at the same event point. */
 struct rr_state_block {
     uint64_t gpr[16], rip, rflags, cr0, cr3, cr4, efer;
-    uint32_t mem, reserved;
+    uint64_t mem;
 };
 void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN], struct rr_state_block *blk);
 /* Which fields of two blocks differ, in words, into buf. */

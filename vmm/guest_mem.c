@@ -17,6 +17,7 @@
 #define EPTP_WB 6ull
 #define EPTP_WALK4 (3ull << 3)
 #define EPTP_AD (1ull << 6)
+#define EPT_ACCESSED (1ull << 8)
 #define EPT_DIRTY (1ull << 9)
 
 static uint64_t *table(uint64_t pa) { return phys_to_virt(pa); }
@@ -33,7 +34,8 @@ static uint64_t new_table(void)
  * of 512 4 KiB pages; *leaf gets the first leaf entry. MMIO holes are
  * simply never mapped: any access there exits as an EPT violation, which
  * is how devices trap. */
-static int ept_map_chunk(struct guest_mem *m, uint64_t gpa, uint64_t hpa, bool pages_4k, uint64_t **leaf)
+static int ept_map_chunk(struct guest_mem *m, uint64_t gpa, uint64_t hpa, bool pages_4k, uint64_t **leaf,
+                         uint64_t **dir)
 {
     uint64_t *t = table(m->ept_pml4);
     for (int level = 3; level > 1; level--) {
@@ -59,6 +61,7 @@ static int ept_map_chunk(struct guest_mem *m, uint64_t gpa, uint64_t hpa, bool p
         pte[k] = (hpa + (uint64_t)k * PAGE_SIZE) | EPT_RWX | EPT_MT_WB;
     t[(gpa >> 21) & 511] = pt | EPT_RWX;
     *leaf = pte;
+    *dir = &t[(gpa >> 21) & 511];
     return 0;
 }
 
@@ -74,19 +77,21 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad, bool pa
     m->ram_bytes = (ram_bytes + GUEST_CHUNK - 1) & ~(GUEST_CHUNK - 1);
     m->low_bytes = m->ram_bytes < GUEST_PCI_HOLE ? m->ram_bytes : GUEST_PCI_HOLE;
     m->nchunks = m->ram_bytes / GUEST_CHUNK;
-    uint64_t list_pages = (m->nchunks * 16 + PAGE_SIZE - 1) / PAGE_SIZE;
+    uint64_t list_pages = (m->nchunks * 24 + PAGE_SIZE - 1) / PAGE_SIZE;
     uint64_t list = pmm_try_alloc(list_pages, 1);
     m->ept_pml4 = new_table();
     if (list == PMM_NONE || m->ept_pml4 == PMM_NONE)
         return -1;
     m->chunk_hpa = phys_to_virt(list);
     m->chunk_pde = (uint64_t **)(m->chunk_hpa + m->nchunks);
+    m->chunk_dir = m->chunk_pde + m->nchunks;
     for (uint64_t i = 0; i < m->nchunks; i++) {
         uint64_t hpa = pmm_try_alloc(GUEST_CHUNK / PAGE_SIZE, GUEST_CHUNK / PAGE_SIZE);
         if (hpa == PMM_NONE)
             return -1;
         m->chunk_hpa[i] = hpa; /* zeroed by vm_boot() */
-        if (ept_map_chunk(m, chunk_gpa(m, i), hpa, pages_4k, &m->chunk_pde[i]))
+        m->chunk_dir[i] = NULL;
+        if (ept_map_chunk(m, chunk_gpa(m, i), hpa, pages_4k, &m->chunk_pde[i], &m->chunk_dir[i]))
             return -1;
     }
     m->eptp = m->ept_pml4 | EPTP_WB | EPTP_WALK4 | (ept_ad ? EPTP_AD : 0);
@@ -107,6 +112,17 @@ unsigned guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk, uint64_t dirt
         __atomic_and_fetch(e, ~EPT_DIRTY, __ATOMIC_SEQ_CST);
         memset(dirty, 0xff, 8 * sizeof(uint64_t));
         return 512;
+    }
+    /* The directory entry's accessed flag (bit 8 of an EPT entry that
+     * references a page table) is set by any walk through it: a chunk the
+     * guest has not touched since the last pass needs no scan of its 512
+     * entries. The vCPU is stopped while this runs, and the caller's INVEPT
+     * makes the next access walk (and set the flags) again. */
+    uint64_t *dir = m->chunk_dir[chunk];
+    if (dir) {
+        if (!(*dir & EPT_ACCESSED))
+            return 0;
+        __atomic_and_fetch(dir, ~EPT_ACCESSED, __ATOMIC_SEQ_CST);
     }
     for (unsigned k = 0; k < 512; k++) {
         if (!(e[k] & EPT_DIRTY))
@@ -129,6 +145,8 @@ void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk, uint64_t of
     }
     for (uint64_t k = off / PAGE_SIZE; k <= (off + len - 1) / PAGE_SIZE && k < 512; k++)
         __atomic_or_fetch(&e[k], EPT_DIRTY, __ATOMIC_SEQ_CST);
+    if (m->chunk_dir[chunk])
+        __atomic_or_fetch(m->chunk_dir[chunk], EPT_ACCESSED, __ATOMIC_SEQ_CST);
 }
 
 void guest_mem_clear(struct guest_mem *m)

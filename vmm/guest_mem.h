@@ -26,6 +26,7 @@ struct guest_mem {
     bool ept_ad;         /* EPT accessed/dirty flags on */
     bool pages_4k;       /* RAM mapped by 4 KiB EPT pages (dirty flags per page) */
     uint64_t **chunk_pde; /* each chunk's EPT leaf: the 2 MiB entry, or its 512 4 KiB entries */
+    uint64_t **chunk_dir; /* pages_4k: the directory entry above those 512 (its accessed flag) */
 };
 
 /* Allocate RAM and build the EPT (write-back; 2 MiB pages, or 4 KiB pages

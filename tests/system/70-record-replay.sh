@@ -54,7 +54,6 @@ memory_mb = 32
 [record]
 mode = selfcheck
 landmark = each
-digest_every = 50
 
 [debug]
 host = a
@@ -91,12 +90,21 @@ on "$WORK/m-timer_lapic.serial"
 expect_count "timer_lapic: the guest's checks passed in both recordings" 2 'guest: timer_lapic: all [0-9]+ checks passed$'
 on "$WORK/m-rdtsc.serial"
 expect "rdtsc: 100000 TSC reads recorded" 'record: (1[0-9]{5}|[2-9][0-9]{5}) event points'
+expect_count "rdtsc: the guest's checks passed in both recordings" 2 'guest: rdtsc: all [0-9]+ checks passed$'
 on "$WORK/m-reset.serial"
 expect "reset: the guest rebooted three times while recorded" 'guest: reset: boot 4: '
 on "$WORK/m-triple.serial"
 expect_count "triple: the triple fault ended both recordings and both replays" 4 'vmm: guest stopped: the guest triple-faulted at RIP'
 on "$WORK/m-isolation.serial"
 expect_count "isolation: the guest's checks passed in both recordings" 2 'guest: isolation: all [0-9]+ checks passed$'
+
+# --- state digests every 20 points: 100000 TSC reads make about 5000
+#     digests, each re-reading only the pages written since the last ---
+rr_boot digests rdtsc 300 'digest_every = 20'
+expect "digests: thousands of state digests recorded" 'record: [0-9]+ event points \([0-9]+ asynchronous\), [1-9][0-9]{3,} state digests'
+expect "digests: replay identical with all of them" 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [1-9][0-9]{3,} state digests and the final RAM digest match'
+expect "digests: the guest's checks passed while recorded" 'guest: rdtsc: all [0-9]+ checks passed$'
+expect_rc "digests: clean power-off" 0
 
 # --- a damaged log: one bit flipped in a records frame ---
 rr_boot corrupt timer_pit 180 '' 'fault_test = log_corrupt'
