@@ -319,7 +319,6 @@ static void start_replay(struct vm *vm)
 
 static bool modes_poll(void)
 {
-    const struct config *cfg = kernel_config();
     struct vm *vm = &the_vm;
     enum sink_state st = sink_state();
     if (waiting && mode == CFG_REC_RECORD) {
@@ -358,7 +357,6 @@ static bool modes_poll(void)
             end(false, NULL);
         }
     }
-    (void)cfg;
     return false;
 }
 

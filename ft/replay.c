@@ -100,6 +100,13 @@ static void diverge(const char *fmt, const char *what)
     print_regs("replayed", vmread(VMCS_GUEST_RIP), gpr);
     if (recorder_regs_at(P.t.points, rec))
         print_regs("recorded", rec[0], rec + 1);
+    else if (r && r->type == LOG_REC_ASYNC)
+        /* Replaying another boot's log: the recorded registers are those
+         * the landmark carries. */
+        kprintf("  recorded (in the ASYNC record): RIP=%016llx RCX=%016llx register CRC %08x; replayed CRC %08x\n",
+                (unsigned long long)r->rip, (unsigned long long)r->rcx, r->regs_crc, log_regs_crc(gpr));
+    else
+        kprintf("  recorded: the log carries no registers here (the recorder's own report has them)\n");
     if (vm->vcpu.stop == VCPU_RUNNING)
         vcpu_stop(&vm->vcpu, VCPU_STOP_FAILED, "replay diverged from the log");
 }

@@ -20,23 +20,26 @@ cmdline = console=ttyS0 ftvisor.test=rr ftvisor.spin=3000
 memory_mb = 128
 [record]
 mode = selfcheck
+landmark = each
 digest_every = 1000
 [debug]
 host = a
 CONF
 boot bochs linux --timeout 600
-expect "the emulator backend is chosen" 'record: landmark backend: emulator'
-expect "Linux ran its workload while recorded" 'guest: guest: workload rr finished'
-expect "the CPU-bound loop took timer interrupts" 'guest: guest: rr: CPU-bound loop: 3000 iterations in [0-9.]+ s, [1-9][0-9]* local timer interrupts'
-expect "the sleeps ended" 'guest: guest: rr: 100 sleeps of 1 ms done'
+expect "recorded with the emulator backend" 'record: landmark backend: emulator'
+expect "recorded again with the exits backend" 'record: landmark backend: exits'
+expect_count "Linux ran its workload in both recordings" 2 'guest: guest: workload rr finished'
+expect_count "the CPU-bound loop took timer interrupts (both backends)" 2 'guest: guest: rr: CPU-bound loop: 3000 iterations in [0-9.]+ s, [1-9][0-9]* local timer interrupts'
+expect_count "the sleeps ended (both backends)" 2 'guest: guest: rr: 100 sleeps of 1 ms done'
 n=$(grep -aE 'vmm: exits: RDTSC +[0-9]+' "$SERIAL" | head -1 | sed -E 's/.*RDTSC +([0-9]+).*/\1/')
 if [ -n "$n" ] && [ "$n" -ge 1000 ]; then ok "RDTSC-heavy: $n RDTSC exits recorded"
 else notok "RDTSC-heavy: only '${n:-none}' RDTSC exits in the recording"; fi
-expect "Linux powered off by ACPI in the recording" 'guest: .*reboot: Power down'
-expect "recorded with asynchronous points" 'record: [0-9]+ event points \([1-9][0-9]* asynchronous\), [2-9] state digests'
+expect_count "Linux powered off by ACPI in both recordings" 2 'guest: .*reboot: Power down'
+expect "emulator: recorded with asynchronous points" 'record: [0-9]+ event points \([1-9][0-9]* asynchronous\), [2-9][0-9]* state digests'
+expect "exits: recorded with no asynchronous points" 'record: [0-9]+ event points \(0 asynchronous\), [2-9][0-9]* state digests'
 expect "log size reported" 'record: log: [0-9]+ bytes in memory \([0-9]+\.[0-9]+ bytes per 1000 instructions\)'
 expect "replayed" 'selfcheck: booting the guest again and replaying its log'
-expect "replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [2-9] state digests and the final RAM digest match'
+expect_count "replay identical, both backends" 2 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [2-9][0-9]* state digests and the final RAM digest match'
 r=$(grep -aoE 'record: [0-9]+ event points.*virtual' "$SERIAL" | sed 's/^record: //')
 p=$(grep -aoE 'replay: [0-9]+ event points.*virtual' "$SERIAL" | sed 's/^replay: //')
 if [ -n "$r" ] && [ "$r" = "$p" ]; then ok "replay totals equal the recording's ($r)"
