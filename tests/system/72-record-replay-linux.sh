@@ -7,6 +7,7 @@
 # CPU-bound loop that must still take timer interrupts, then 100 short
 # sleeps, which make the kernel read the TSC over and over.
 . "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/guests/guest-test.sh"
 G=$ROOT/build/guest
 image linux "$G/bzImage" "$G/initrd.gz" <<'CONF'
 [host a]
