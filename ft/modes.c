@@ -202,6 +202,8 @@ static void log_stats(void)
              memlog.overflowed ? ", OVERFLOWED: records were lost" : "",
              (unsigned long long)(rec.icount ? bytes * 1000 / rec.icount : 0),
              (unsigned long long)(rec.icount ? bytes * 100000 / rec.icount % 100 : 0));
+    log_info("record", "state digests read %llu guest pages again so far (%llu MiB)",
+             (unsigned long long)rr_digest_pages_read(), (unsigned long long)(rr_digest_pages_read() >> 8));
 }
 
 static void report_latency(void)

@@ -556,7 +556,7 @@ int config_parse(const char *text, size_t len, const char *file, struct config *
     cfg->pair.heartbeat_ms = 100;
     cfg->pair.failover_timeout_ms = 1000;
     cfg->debug.log_level = CFG_LOG_INFO;
-    cfg->record.digest_every = 1000;
+    cfg->record.digest_every = 5000;
     cfg->record.sink_port = 7420;
     p.cfg = cfg;
     p.err = err;

@@ -98,6 +98,17 @@ expect_count "triple: the triple fault ended both recordings and both replays" 4
 on "$WORK/m-isolation.serial"
 expect_count "isolation: the guest's checks passed in both recordings" 2 'guest: isolation: all [0-9]+ checks passed$'
 
+# --- a configured span: the recording pauses the guest after 100 ms of
+#     virtual time and the replay stops at the same point ---
+rr_boot span timer_lapic 180 'span_ms = 100'
+expect "span: announced" 'selfcheck: recording 100 ms of the guest, then replaying it'
+expect "span: the recording stops at the span" 'vmm: guest stopped: recording span of 100 ms reached'
+expect "span: the replay stops at the log's end" 'vmm: guest stopped: replay reached the end of the log'
+expect "span: about 100 ms recorded" 'record: [0-9]+ event points .* 0\.10[0-9] s virtual'
+expect "span: replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\)'
+expect_last "span: power-off" '^ftvisor: power-off: selfcheck done$'
+expect_rc "span: clean power-off" 0
+
 # --- state digests every 20 points: 100000 TSC reads make about 5000
 #     digests, each re-reading only the pages written since the last ---
 rr_boot digests rdtsc 300 'digest_every = 20'

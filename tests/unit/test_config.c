@@ -1000,7 +1000,7 @@ TEST(record_section)
     CHECK_EQ(cfg.record.mode, CFG_REC_SELFCHECK);
     CHECK_EQ(cfg.record.dest, CFG_DEST_MEMORY);
     CHECK_EQ(cfg.record.sink_port, 7420);
-    CHECK_EQ(cfg.record.digest_every, 1000);
+    CHECK_EQ(cfg.record.digest_every, 5000);
     CHECK_EQ(cfg.record.landmark, CFG_LM_AUTO);
     CHECK_EQ(cfg.record.log_name[0], 0);
     PARSES(HOST_A GUEST "[record]\nmode = record\ndest = sink\nsink = 10.0.0.9\nsink_port = 9000\nlog_name = run-1\n"
