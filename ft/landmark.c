@@ -59,6 +59,7 @@ static int pmu_select(struct vm *vm, char *why, size_t n)
         .evtsel_msr = plan.evtsel_msr, .evtsel = plan.evtsel, .pmc_msr = plan.pmc_msr,
         .status_msr = plan.global_status_msr, .ovf_msr = plan.ovf_clear_msr, .ovf_clear = plan.ovf_clear,
         .lvt_value = plan.lvt_value, .width = caps.width,
+        .guest_debugctl_set = plan.guest_debugctl_set, .guest_debugctl_clear = plan.guest_debugctl_clear,
     };
     if (vcpu_pmu_enable(&vm->vcpu, &s, r, sizeof(r))) {
         fmt_snprintf(why, n, "the PMU backend cannot program the counter: %s", r);

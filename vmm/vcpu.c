@@ -600,6 +600,16 @@ int vcpu_pmu_enable(struct vcpu *v, const struct vcpu_pmu_setup *s, char *why, s
     vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) | s->entry_set);
     vmwrite(VMCS_GUEST_PERF_GLOBAL_CTRL, s->guest_global_ctrl);
     vmwrite(VMCS_HOST_PERF_GLOBAL_CTRL, s->host_global_ctrl);
+    /* Guest IA32_DEBUGCTL, loaded at entry ("load debug controls"):
+     * FREEZE_WHILE_SMM where offered, never FREEZE_PERFMON_ON_PMI (SDM
+     * Vol. 3B, "IA32_DEBUGCTL MSR"). */
+    if (s->guest_debugctl_set || s->guest_debugctl_clear) {
+        vmwrite(VMCS_GUEST_DEBUGCTL, (vmread(VMCS_GUEST_DEBUGCTL) | s->guest_debugctl_set) & ~s->guest_debugctl_clear);
+        /* Loading DEBUGCTL at entry loads DR7 too, so save both at exit
+         * (both controls are default-1 in the VMX capability MSRs). */
+        vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) | ENTRY_LOAD_DEBUG);
+        vmwrite(VMCS_EXIT_CTLS, vmread(VMCS_EXIT_CTLS) | EXIT_SAVE_DEBUG);
+    }
     /* The overflow interrupt as an NMI: with NMI exiting it ends the run
      * (SDM Vol. 3A, "Local Vector Table"; Vol. 3C, "Pin-Based VM-Execution
      * Controls"). */

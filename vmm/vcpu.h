@@ -119,6 +119,7 @@ struct vcpu_pmu_setup {
     uint64_t ovf_clear;
     uint32_t lvt_value;
     unsigned width;
+    uint64_t guest_debugctl_set, guest_debugctl_clear; /* IA32_DEBUGCTL freeze bits */
 };
 /* Program the counter and the controls; 0, or -1 with the reason. */
 int vcpu_pmu_enable(struct vcpu *v, const struct vcpu_pmu_setup *s, char *why, size_t n);
