@@ -63,6 +63,8 @@ static void replayed(struct vm *vm)
     struct rr_totals t;
     replayer_totals(&t);
     report_totals("replay", &t);
+    if (kernel_config()->debug.replay_drip)
+        log_info("replay", "waited %llu times for more of the log to arrive", (unsigned long long)replayer_waits());
     const char *verdict;
     if (replayer_damaged())
         verdict = "REJECTED: the log is damaged (report above); nothing after the damage was replayed";
@@ -218,6 +220,9 @@ static void report_latency(void)
              backend == LM_EMULATOR ? "emulator" : backend == LM_EXITS ? "exits" : "pmu");
 }
 
+static struct memlog drip_view;
+static bool dripping;
+
 /* selfcheck: the recording is over; replay it. */
 static void recorded(struct vm *vm)
 {
@@ -234,7 +239,23 @@ static void recorded(struct vm *vm)
         log_error("debug", "fault_test = log_mutate: could not rewrite the log (no ASYNC record?)");
 
     char err[200];
-    if (replayer_start(vm, &memlog, replayed, err, sizeof(err))) {
+    /* [debug] replay_drip: the replayer sees the log grow as if it came
+     * over the channel (modes_poll() adds to the view). */
+    uint32_t drip = kernel_config()->debug.replay_drip;
+    drip_view = memlog;
+    if (drip) /* the header frame first: the replayer starts from it */
+        drip_view.len = memlog.len < LOG_FRAME_OVERHEAD + LOG_HEADER_BODY ? memlog.len
+                                                                          : LOG_FRAME_OVERHEAD + LOG_HEADER_BODY;
+    if (replayer_start(vm, drip ? &drip_view : &memlog, replayed, err, sizeof(err)) == 0 && drip) {
+        log_info("selfcheck", "replay_drip: the log reaches the replayer %u bytes per main-loop pass", drip);
+        replayer_set_live(true);
+        dripping = true;
+    } else if (drip) {
+        log_error("replay", "cannot replay: %s", err);
+        end(false, NULL);
+        return;
+    }
+    if (!drip && replayer_start(vm, &memlog, replayed, err, sizeof(err))) {
         log_error("replay", "cannot replay: %s", err);
         end(false, NULL);
         return;
@@ -295,6 +316,12 @@ static void start_recording(struct vm *vm, rr_finished_fn done)
         end(false, "cannot run");
         return;
     }
+    /* A log read while it is written gets its records in frames closed
+     * every few ms: the sink's, and the replay_drip test's. */
+    if (cfg->debug.replay_drip)
+        recorder_set_flush_ns(1000000);
+    else if (mode == CFG_REC_RECORD && cfg->record.dest == CFG_DEST_SINK)
+        recorder_set_flush_ns(10000000);
     if (cfg->record.span_ms)
         log_info(mode_name(), "recording %u ms of the guest%s", cfg->record.span_ms,
                  mode == CFG_REC_SELFCHECK ? ", then replaying it" : "");
@@ -322,6 +349,14 @@ static void start_replay(struct vm *vm)
 static bool modes_poll(void)
 {
     struct vm *vm = &the_vm;
+    if (dripping) {
+        size_t n = kernel_config()->debug.replay_drip;
+        drip_view.len = drip_view.len + n < memlog.len ? drip_view.len + n : memlog.len;
+        if (drip_view.len == memlog.len) {
+            dripping = false;
+            replayer_set_live(false);
+        }
+    }
     enum sink_state st = sink_state();
     if (waiting && mode == CFG_REC_RECORD) {
         if (st == SINK_STREAMING) {

@@ -41,6 +41,10 @@ static struct {
     uint32_t out_crc;
     bool line_done;
     rr_finished_fn finished;
+    /* Close the open frame once it is this old (host ns; 0: only when
+     * full), so a consumer of a log in flight gets records promptly. */
+    uint64_t flush_ns, frame_start_ns;
+    bool frame_has_records;
     uint64_t regs[REG_RING][17];
     struct rr_state_block blocks[STATE_RING];
 } R;
@@ -95,7 +99,10 @@ static void flush_frame(void)
         R.out->len += size;
     }
     log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
+    R.frame_has_records = false;
 }
+
+void recorder_set_flush_ns(uint64_t ns) { R.flush_ns = ns; }
 
 static void put(const struct log_record *r)
 {
@@ -107,6 +114,10 @@ static void put(const struct log_record *r)
     if (e != LOG_OK) {
         log_warn("record", "record %s not logged: %s", log_record_name(r->type), log_error_name(e));
         return;
+    }
+    if (!R.frame_has_records) {
+        R.frame_has_records = true;
+        R.frame_start_ns = clock_ns();
     }
     R.t.records++;
 }
@@ -221,6 +232,8 @@ static void rec_after(void *ctx, struct vm *vm)
         R.out_crc = 0;
         R.line_done = false;
     }
+    if (R.flush_ns && R.frame_has_records && clock_ns() - R.frame_start_ns >= R.flush_ns)
+        flush_frame();
     if (!vm_time_read(vm))
         return;
     if (R.digest_every && R.t.points % R.digest_every == 0)
@@ -299,6 +312,8 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     R.out_bytes = R.out_crc = 0;
     R.line_done = R.async_pending = false;
     R.finished = finished;
+    R.flush_ns = 0;
+    R.frame_has_records = false;
     out->start = out->len = 0;
     out->overflowed = false;
     vm_events_current(&live_events, &live_events_ctx);

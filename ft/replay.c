@@ -35,12 +35,49 @@ static struct {
     vtime_t last_time;
     uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
     uint32_t steps_at_count; /* PMU: single steps since the branch count matched */
+    /* A log still arriving (replayer_set_live()): a scout decoder runs
+     * ahead over what is there, and the guest only runs while the log
+     * holds every record up to the next exit (see rep_slice()). */
+    bool live;
+    struct log_decoder scout;
+    size_t scout_pos;
+    uint64_t scout_exit;
+    bool scout_end;
+    uint64_t waits; /* slices that found the log not yet far enough */
     struct rr_totals t;
     uint64_t out_bytes;
     uint32_t out_crc;
     rr_finished_fn finished;
 } P;
 
+
+/* Live: how far the log that has arrived reaches. */
+static void scout(void)
+{
+    static struct log_record r;
+    for (;;) {
+        size_t used = 0;
+        int e = log_decoder_feed(&P.scout, P.in->buf + P.scout_pos, P.in->len - P.scout_pos, &used, &r);
+        P.scout_pos += used;
+        if (e == LOG_OK) {
+            P.scout_exit = r.exit;
+            P.scout_end |= r.type == LOG_REC_END;
+            continue;
+        }
+        if (e == LOG_GOT_HEADER)
+            continue;
+        if (e != LOG_NEED_MORE)
+            P.scout_end = true; /* damage: the main decoder will report it */
+        return;
+    }
+}
+
+void replayer_set_live(bool live)
+{
+    P.live = live;
+}
+
+uint64_t replayer_waits(void) { return P.waits; }
 
 /* The next record (decoded lazily from the memory log). */
 static const struct log_record *peek_rec(void)
@@ -62,6 +99,8 @@ static const struct log_record *peek_rec(void)
              * a frame is used unless its CRC holds. */
             P.damaged = true;
             log_error("replay", "the log is damaged: %s", log_decoder_error(&P.dec));
+        } else if (P.live) {
+            return NULL; /* more is on its way */
         }
         P.ended = true;
         return NULL;
@@ -252,6 +291,12 @@ static int pmu_approach(struct vm *vm, const struct log_record *r, struct run_op
         P.steps_at_count++;
     else
         P.steps_at_count = 0;
+    P.live = false;
+    log_decoder_init(&P.scout);
+    P.scout_pos = 0;
+    P.scout_exit = 0;
+    P.scout_end = false;
+    P.waits = 0;
     enum pmu_step s = pmu_next_step(l.icount, r->icount, PMU_DEFAULT_SKID, l.rip, r->rip, l.rcx, r->rcx, l.regs_crc,
                                     r->regs_crc, P.steps_at_count, 1000000);
     switch (s) {
@@ -297,10 +342,25 @@ static bool rep_slice(void *ctx, struct vm *vm)
         }
     }
     for (int i = 0; i < 256 && v->stop == VCPU_RUNNING; i++) {
+        if (P.live) {
+            /* A run may end at the next synchronous exit, which may read
+             * time and be followed by OUTPUT and STATE records: enter only
+             * when a record past that exit (or the END) has arrived; the
+             * log is in exit order, so that exit's records are all here. */
+            scout();
+            if (!P.scout_end && P.scout_exit < v->sync_exits + 2) {
+                P.waits++;
+                break;
+            }
+        }
         check_after();
         if (v->stop != VCPU_RUNNING)
             break;
         const struct log_record *r = peek_rec();
+        if (!r && P.live) {
+            P.waits++;
+            break;
+        }
         if (!r) {
             vcpu_stop(v, VCPU_STOP_PAUSED, "replay consumed the whole log");
             break;

@@ -61,6 +61,9 @@ void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN]);
 int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_t span_ms, uint32_t digest_every,
                    rr_finished_fn finished, char *err, size_t n);
 void recorder_totals(struct rr_totals *t);
+/* Close the open frame after ns of host time (0: only when full), for a
+ * log consumed while it is written (sink, backup). */
+void recorder_set_flush_ns(uint64_t ns);
 /* The recorded registers (RIP, then the 16 GPRs) at event point i, when
  * still kept; for divergence reports. */
 bool recorder_regs_at(uint64_t point, uint64_t regs[17]);
@@ -72,6 +75,10 @@ bool recorder_state_at(uint64_t i, struct rr_state_block *blk);
  * consuming in. Ends (VCPU_STOP_PAUSED) at the log's END; a divergence
  * stops it with VCPU_STOP_FAILED after a report. */
 int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finished, char *err, size_t n);
+/* The log is still arriving (true: wait for more at its end, and run the
+ * guest only as far as the log reaches) or complete (false, the default). */
+void replayer_set_live(bool live);
+uint64_t replayer_waits(void); /* times a live replay waited for more log */
 bool replayer_diverged(void);
 bool replayer_damaged(void);     /* a frame failed its checks */
 bool replayer_reached_end(void); /* consumed the END record */

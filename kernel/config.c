@@ -70,6 +70,7 @@ static const struct keydef debug_keys[] = {
     { "fault_test", K_ENUM, F(struct cfg_debug, fault_test), 0, 0, fault_names, false },
     { "uptime_ms", K_U32, F(struct cfg_debug, uptime_ms), 100, 86400000, NULL, false },
     { "channel_test_mb", K_U32, F(struct cfg_debug, channel_test_mb), 1, 4096, NULL, false },
+    { "replay_drip", K_U32, F(struct cfg_debug, replay_drip), 1, 1048576, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 

@@ -95,6 +95,9 @@ struct cfg_debug {
     /* Stream this many MiB of test frames over the logging channel to the
      * other host and verify them (network tests and benchmarks). */
     uint32_t channel_test_mb;
+    /* Selfcheck: hand the log to the replayer this many bytes per main-loop
+     * pass, as if it were arriving (the backup's live replay). */
+    uint32_t replay_drip;
 };
 
 struct config {

@@ -117,6 +117,18 @@ expect "digests: replay identical with all of them" 'replay: identical \([0-9]+ 
 expect "digests: the guest's checks passed while recorded" 'guest: rdtsc: all [0-9]+ checks passed$'
 expect_rc "digests: clean power-off" 0
 
+# --- a log still arriving: the replayer gets it 4 bytes per main-loop
+#     pass (frames closed every ms while recording) and must wait at its
+#     end, entering the guest only as far as the log reaches, as a backup
+#     replaying a primary's log live will ---
+rr_boot drip timer_lapic 300 '' 'replay_drip = 4'
+expect "drip: the log trickles in" 'selfcheck: replay_drip: the log reaches the replayer 4 bytes per main-loop pass'
+n=$(value 'replay: waited ([0-9]+) times for more of the log to arrive')
+if [ -n "$n" ] && [ "$n" -ge 100 ]; then ok "drip: the replay waited for the log ($n times)"
+else notok "drip: the replay waited '${n:-?}' times (want at least 100)"; fi
+expect "drip: replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\)'
+expect_rc "drip: clean power-off" 0
+
 # --- a damaged log: one bit flipped in a records frame ---
 rr_boot corrupt timer_pit 180 '' 'fault_test = log_corrupt'
 expect "corrupt: the fault is applied" 'fault_test = log_corrupt: flipped bit 4 of log byte [0-9]+'

@@ -496,7 +496,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
           "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
-          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb)");
+          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");
 }
 
@@ -1014,7 +1014,8 @@ TEST(record_section)
     CHECK_EQ(cfg.record.span_ms, 500);
     CHECK_EQ(cfg.record.digest_every, 0);
     CHECK_EQ(cfg.debug.host_line, 0); /* log_name is not [debug] host */
-    PARSES(HOST_A GUEST "[record]\nmode = selfcheck\nlandmark = each\n");
+    PARSES(HOST_A GUEST "[record]\nmode = selfcheck\nlandmark = each\n[debug]\nreplay_drip = 4\n");
+    CHECK_EQ(cfg.debug.replay_drip, 4);
     CHECK_EQ(cfg.record.landmark, CFG_LM_EACH);
     PARSES(HOST_A GUEST "[record]\nmode = replay\nsink = 10.0.0.9\n");
     CHECK_EQ(cfg.record.mode, CFG_REC_REPLAY);
