@@ -97,7 +97,7 @@ int landmark_select(struct vm *vm, enum cfg_landmark want, enum lm_backend *out,
     case CFG_LM_EMULATOR:
         if (!emu_ok) {
             fmt_snprintf(why, n, "the emulator backend needs a TSC that counts instructions (Bochs): the probe "
-                                 "found %s", vm->counting.stub_consistent ? "inexact MTF steps" : "a varying stub cost");
+                                 "found %s", vm->counting.stub_consistent ? "inexact MTF steps" : "an entry/exit path whose tick count varies");
             return -1;
         }
         *out = LM_EMULATOR;
@@ -133,13 +133,18 @@ void landmark_gprs(struct vcpu *v, uint64_t gpr[16])
     gpr[4] = vmread(VMCS_GUEST_RSP);
 }
 
+void landmark_of(struct vm *vm, enum lm_backend b, uint64_t rip, const uint64_t gpr[16], struct landmark *l)
+{
+    l->exit = vm->vcpu.sync_exits;
+    l->icount = landmark_icount(vm, b);
+    l->rip = rip;
+    l->rcx = gpr[1];
+    l->regs_crc = log_regs_crc(gpr);
+}
+
 void landmark_here(struct vm *vm, enum lm_backend b, struct landmark *l)
 {
     uint64_t gpr[16];
     landmark_gprs(&vm->vcpu, gpr);
-    l->exit = vm->vcpu.sync_exits;
-    l->icount = landmark_icount(vm, b);
-    l->rip = vmread(VMCS_GUEST_RIP);
-    l->rcx = gpr[1];
-    l->regs_crc = log_regs_crc(gpr);
+    landmark_of(vm, b, vmread(VMCS_GUEST_RIP), gpr, l);
 }

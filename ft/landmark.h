@@ -34,6 +34,8 @@ int landmark_select(struct vm *vm, enum cfg_landmark want, enum lm_backend *out,
 const char *landmark_backend_name(enum lm_backend b);
 uint64_t landmark_icount(struct vm *vm, enum lm_backend b);
 void landmark_here(struct vm *vm, enum lm_backend b, struct landmark *l);
+/* The same from registers the caller already read. */
+void landmark_of(struct vm *vm, enum lm_backend b, uint64_t rip, const uint64_t gpr[16], struct landmark *l);
 /* The 16 general registers in SDM order (RSP from the vCPU's copy). */
 void landmark_gprs(struct vcpu *v, uint64_t gpr[16]);
 

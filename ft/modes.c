@@ -405,8 +405,8 @@ static const struct vinput_ops *live_in;
 static void *live_in_ctx;
 
 /* landmark = each: the backends still to run, in order. */
-static enum lm_backend todo[3];
-static unsigned ntodo, done_backends;
+static enum lm_backend queue[3];
+static unsigned nqueued, done_backends;
 
 static void announce_backend(struct vm *vm)
 {
@@ -418,9 +418,9 @@ static void announce_backend(struct vm *vm)
 /* After a selfcheck with one backend: the next one, on a fresh boot. */
 static bool next_backend(struct vm *vm)
 {
-    if (done_backends >= ntodo)
+    if (done_backends >= nqueued)
         return false;
-    backend = todo[done_backends++];
+    backend = queue[done_backends++];
     char err[200];
     log_info("selfcheck", "again with the next backend, from a fresh boot");
     announce_backend(vm);
@@ -463,18 +463,18 @@ static void modes_init(void)
     }
     if (cfg->record.landmark == CFG_LM_EACH) {
         /* Every backend that runs here, one after the other. */
-        ntodo = done_backends = 0;
-        if (landmark_select(vm, CFG_LM_EMULATOR, &todo[ntodo], why, sizeof(why)) == 0)
-            ntodo++;
+        nqueued = done_backends = 0;
+        if (landmark_select(vm, CFG_LM_EMULATOR, &queue[nqueued], why, sizeof(why)) == 0)
+            nqueued++;
         else
             log_info("selfcheck", "not with the emulator backend: %s", why);
-        todo[ntodo++] = LM_EXITS;
+        queue[nqueued++] = LM_EXITS;
         if (landmark_select(vm, CFG_LM_PMU, &backend, why, sizeof(why)))
             log_info("selfcheck", "not with the PMU backend: %s", why);
         else
-            todo[ntodo++] = LM_PMU;
-        backend = todo[done_backends++];
-        log_info("selfcheck", "landmark = each: %u backends here", ntodo);
+            queue[nqueued++] = LM_PMU;
+        backend = queue[done_backends++];
+        log_info("selfcheck", "landmark = each: %u backends here", nqueued);
     } else if (landmark_select(vm, cfg->record.landmark, &backend, why, sizeof(why))) {
         log_error("record", "%s:%u: landmark: %s", cfg->file, cfg->record.line, why);
         end(false, "cannot run");

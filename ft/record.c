@@ -146,13 +146,18 @@ static vtime_t rec_now(void *ctx)
         if (ticks > R.t.late_max_ticks)
             R.t.late_max_ticks = ticks;
     }
+    /* Registers at this point, read once: kept for a divergence report
+     * later, and the landmark of an asynchronous point. */
+    uint64_t *slot = R.regs[R.t.points % REG_RING];
+    slot[0] = vmread(VMCS_GUEST_RIP);
+    landmark_gprs(&vm->vcpu, slot + 1);
     struct log_record r;
     memset(&r, 0, sizeof(r));
     r.exit = vm->vcpu.sync_exits;
     r.vtime_ns = t;
     if (R.async_pending) {
         struct landmark l;
-        landmark_here(vm, R.backend, &l);
+        landmark_of(vm, R.backend, slot[0], slot + 1, &l);
         r.type = LOG_REC_ASYNC;
         r.icount = l.icount;
         r.rip = l.rip;
@@ -164,12 +169,6 @@ static vtime_t rec_now(void *ctx)
         r.type = LOG_REC_TIME;
     }
     put(&r);
-    /* Registers at this point, for a divergence report later. */
-    uint64_t gpr[16];
-    landmark_gprs(&vm->vcpu, gpr);
-    uint64_t *slot = R.regs[R.t.points % REG_RING];
-    slot[0] = vmread(VMCS_GUEST_RIP);
-    memcpy(slot + 1, gpr, sizeof(gpr));
     R.t.points++;
     R.t.vtime = t;
     return t;

@@ -305,10 +305,7 @@ static int pmu_approach(struct vm *vm, const struct log_record *r, struct run_op
         return at_landmark(vm, r) ? 1 : -1;
     case PMU_ARM_COUNTER: {
         bool armed = false;
-        uint64_t width_mask = v->pmc_mask;
-        unsigned width = 0;
-        while (width < 64 && (width_mask >> width) & 1)
-            width++;
+        unsigned width = (unsigned)__builtin_popcountll(v->pmc_mask);
         v->pmc_preset = pmu_counter_preset(r->icount - l.icount, PMU_DEFAULT_SKID, width, &armed);
         if (!armed)
             o->mtf = true;

@@ -11,9 +11,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/guests/guest-test.sh"
 
-# rr_boot NAME GUEST TIMEOUT RECORD-LINES [DEBUG-LINES]
-rr_boot() {
-    local name=$1 g=$2 timeout=$3 rec=$4 dbg=${5:-}
+# rr_image NAME GUEST RECORD-LINES [DEBUG-LINES]: a selfcheck image.
+rr_image() {
+    local name=$1 g=$2 rec=$3 dbg=${4:-}
     image "$name" "$ROOT/build/guests/$g.bin" <<CONF
 [host a]
 mac = 52:54:00:00:00:01
@@ -32,7 +32,12 @@ $rec
 host = a
 $dbg
 CONF
-    boot bochs "$name" --timeout "$timeout"
+}
+
+# rr_boot NAME GUEST TIMEOUT RECORD-LINES [DEBUG-LINES]
+rr_boot() {
+    rr_image "$1" "$2" "$4" "${5:-}"
+    boot bochs "$1" --timeout "$3"
 }
 
 # --- every test guest, with every landmark backend that runs here
@@ -41,23 +46,7 @@ CONF
 #     each replay must be identical with the same totals. ---
 GUESTS="timer_pit timer_lapic rdtsc hlt reset uart io cpuid modes edges isolation xsave poweroff clihlt triple hello bench_exits"
 for g in $GUESTS; do
-    image "m-$g" "$ROOT/build/guests/$g.bin" <<CONF
-[host a]
-mac = 52:54:00:00:00:01
-ip = 10.0.0.1
-netmask = 255.255.255.0
-
-[guest]
-kernel = $g.bin
-memory_mb = 32
-
-[record]
-mode = selfcheck
-landmark = each
-
-[debug]
-host = a
-CONF
+    rr_image "m-$g" "$g" 'landmark = each'
 done
 n=0
 for g in $GUESTS; do
