@@ -305,7 +305,7 @@ static int pmu_approach(struct vm *vm, const struct log_record *r, struct run_op
         return at_landmark(vm, r) ? 1 : -1;
     case PMU_ARM_COUNTER: {
         bool armed = false;
-        unsigned width = (unsigned)__builtin_popcountll(v->pmc_mask);
+        unsigned width = 64 - (unsigned)__builtin_clzll(v->pmc_mask | 1); /* mask = 2^width - 1 */
         v->pmc_preset = pmu_counter_preset(r->icount - l.icount, PMU_DEFAULT_SKID, width, &armed);
         if (!armed)
             o->mtf = true;
