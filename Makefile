@@ -227,7 +227,14 @@ UNIT_vpit_SRCS    := vmm/dev/pit.c
 UNIT_vrtc_SRCS    := vmm/dev/rtc.c
 UNIT_vlapic_SRCS  := vmm/dev/lapic.c
 UNIT_vioapic_SRCS := vmm/dev/ioapic.c
+# Host tool: the pair's arbiter (first host to ask in an epoch goes live).
+FTWITNESS_SRCS := tools/ftwitness.c net/witness.c kernel/sha256.c kernel/config.c kernel/format.c
+$(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel/config.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTWITNESS_SRCS)
+
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c
+UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
@@ -262,7 +269,8 @@ $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)
 run: deps all guest-linux
 	tools/demo
 
-test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink $(BUILD)/tools/ftlog-sink
+test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink $(BUILD)/tools/ftlog-sink \
+      $(BUILD)/tools/ftwitness
 	tests/run
 
 bench: deps all

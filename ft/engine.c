@@ -21,6 +21,9 @@
 
 static const struct engine_policy *policy;
 static void *policy_ctx;
+static bool (*gate)(void);
+
+void engine_set_gate(bool (*hold)(void)) { gate = hold; }
 
 void engine_set_policy(const struct engine_policy *p, void *ctx)
 {
@@ -99,6 +102,8 @@ static bool engine_poll(void)
     struct vm *vm = &the_vm;
     if (!vm->created || !policy)
         return false;
+    if (gate && gate())
+        return false; /* throttled: the guest waits, virtual time does not */
     bool progress = policy->slice ? policy->slice(policy_ctx, vm) : engine_generic_slice(vm);
     if (vm->vcpu.stop != VCPU_RUNNING && vm->created) {
         vm->created = false;
@@ -129,6 +134,8 @@ static vtime_t live_peek(void *ctx)
 }
 
 static const struct engine_policy live_policy = { "live", live_peek, live_point, true, NULL, NULL, NULL };
+
+void engine_set_live_policy(void) { engine_set_policy(&live_policy, NULL); }
 
 static void engine_init(void)
 {

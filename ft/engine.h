@@ -35,6 +35,11 @@ struct engine_policy {
 };
 
 void engine_set_policy(const struct engine_policy *p, void *ctx);
+/* The live policy (no recording): the guest's input is whatever vm->in is. */
+void engine_set_live_policy(void);
+/* hold() true: the guest does not run this main-loop pass (the pair's
+ * throttle while the backup lags). NULL: never held. */
+void engine_set_gate(bool (*hold)(void));
 /* The generic loop (live and record): policy's peek/point/after. */
 bool engine_generic_slice(struct vm *vm);
 /* Preemption-timer ticks from virtual time now to a deadline. */

@@ -45,6 +45,11 @@ static struct {
      * full), so a consumer of a log in flight gets records promptly. */
     uint64_t flush_ns, frame_start_ns;
     bool frame_has_records;
+    /* Close the frame after each OUTPUT record (the pair: output waits for
+     * the backup's ack of the frame, so it must not wait for the timer). */
+    bool flush_on_output;
+    uint64_t produced; /* log bytes written since the header's first, in all */
+    bool ended;        /* END is written */
     uint64_t regs[REG_RING][17];
     struct rr_state_block blocks[STATE_RING];
 } R;
@@ -59,6 +64,15 @@ static const struct vm_events *live_events;
 
 void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN])
 {
+    /* The files never change while ftvisor runs: digest them once (in an
+     * emulator the CRC of megabytes is seconds of the host's time, while
+     * the pair's peer waits on it). */
+    static struct vm *done_for;
+    static uint8_t done[LOG_DIGEST_LEN];
+    if (done_for == vm) {
+        memcpy(out, done, LOG_DIGEST_LEN);
+        return;
+    }
     /* What makes two runs the same guest: its image, command line, CPU
      * model and memory (the RTC epoch and TSC rate are header fields).
      * The images enter by length and CRC32C: SHA-256 over megabytes is
@@ -76,6 +90,8 @@ void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN])
     sha256_update(&c, vm->config.cmdline, strlen(vm->config.cmdline) + 1);
     sha256_update(&c, vm->cpu->name, strlen(vm->cpu->name) + 1);
     sha256_final(&c, out);
+    memcpy(done, out, LOG_DIGEST_LEN);
+    done_for = vm;
 }
 
 /* Close the frame in progress into the memory log and open the next. */
@@ -97,15 +113,26 @@ static void flush_frame(void)
     } else {
         memcpy(R.out->buf + R.out->len, R.frame, size);
         R.out->len += size;
+        R.produced += size;
     }
     log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
     R.frame_has_records = false;
 }
 
 void recorder_set_flush_ns(uint64_t ns) { R.flush_ns = ns; }
+void recorder_set_flush_on_output(bool on) { R.flush_on_output = on; }
+void recorder_flush_due(void)
+{
+    if (!R.ended && R.flush_ns && R.frame_has_records && clock_ns() - R.frame_start_ns >= R.flush_ns)
+        flush_frame();
+}
+uint64_t recorder_log_bytes(void) { return R.produced; }
+vtime_t recorder_vtime(void) { return R.t.vtime; }
 
 static void put(const struct log_record *r)
 {
+    if (R.ended)
+        return; /* the log has its END */
     int e = log_put(&R.enc, r);
     if (e == LOG_ERR_FULL) {
         flush_frame();
@@ -214,10 +241,10 @@ static void state_record(struct vm *vm, bool full)
     R.t.states++;
 }
 
-/* Output digests, then periodic state digests, then the span's end. */
-static void rec_after(void *ctx, struct vm *vm)
+/* The console output since the last OUTPUT record, after the exit that
+ * ended a line. */
+static void output_record(struct vm *vm)
 {
-    (void)ctx;
     if (R.line_done) {
         struct log_record r;
         memset(&r, 0, sizeof(r));
@@ -230,7 +257,18 @@ static void rec_after(void *ctx, struct vm *vm)
         R.out_bytes = 0;
         R.out_crc = 0;
         R.line_done = false;
+        if (R.flush_on_output)
+            flush_frame();
     }
+}
+
+/* Output digests, then periodic state digests, then the span's end. */
+static void rec_after(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    if (R.ended)
+        return;
+    output_record(vm);
     if (R.flush_ns && R.frame_has_records && clock_ns() - R.frame_start_ns >= R.flush_ns)
         flush_frame();
     if (!vm_time_read(vm))
@@ -257,7 +295,9 @@ static void rec_exited(void *ctx, enum vcpu_stop why, int code, const char *text
 {
     (void)ctx;
     struct vm *vm = R.vm;
-    /* The end: a full state digest where the guest stopped, then END. */
+    /* The end: the output of the exit that stopped the guest, a full
+     * state digest where it stopped, then END; nothing after it. */
+    output_record(vm);
     state_record(vm, true);
     struct log_record r;
     memset(&r, 0, sizeof(r));
@@ -266,6 +306,7 @@ static void rec_exited(void *ctx, enum vcpu_stop why, int code, const char *text
     r.reason = rr_end_reason(why);
     put(&r);
     flush_frame();
+    R.ended = true;
     R.t.exits = vm->vcpu.sync_exits;
     R.t.icount = landmark_icount(vm, R.backend);
     if (live_events && live_events->exited)
@@ -312,6 +353,8 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     R.line_done = R.async_pending = false;
     R.finished = finished;
     R.flush_ns = 0;
+    R.flush_on_output = false;
+    R.ended = false;
     R.frame_has_records = false;
     out->start = out->len = 0;
     out->overflowed = false;
@@ -341,6 +384,7 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
         return -1;
     }
     out->len = size;
+    R.produced = size;
     log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
     vinput_register(&rec_input, NULL);
     vm->in = &rec_input;

@@ -34,6 +34,7 @@ static struct {
     bool have_next, ended, diverged, at_landmark, started, damaged;
     vtime_t last_time;
     uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
+    uint64_t runs_zero_entry; /* PMU: the run that was a zero-timer entry */
     uint32_t steps_at_count; /* PMU: single steps since the branch count matched */
     /* A log still arriving (replayer_set_live()): a scout decoder runs
      * ahead over what is there, and the guest only runs while the log
@@ -44,6 +45,12 @@ static struct {
     uint64_t scout_exit;
     bool scout_end;
     uint64_t waits; /* slices that found the log not yet far enough */
+    bool waiting;   /* the last slice stopped for that */
+    /* Go-live (replayer_drain()): the log will not grow; replay what
+     * arrived, then hand the guest over at the end of it. */
+    void (*drained)(struct vm *vm);
+    void (*output)(uint8_t byte); /* the pair's record of suppressed output */
+    uint64_t diverged_exit;
     struct rr_totals t;
     uint64_t out_bytes;
     uint32_t out_crc;
@@ -78,6 +85,30 @@ void replayer_set_live(bool live)
 }
 
 uint64_t replayer_waits(void) { return P.waits; }
+bool replayer_waiting(void) { return P.live && P.waiting; }
+vtime_t replayer_vtime(void) { return P.last_time; }
+enum lm_backend replayer_backend(void) { return P.backend; }
+size_t replayer_needed_from(void) { return P.pos < P.scout_pos || !P.live ? P.pos : P.scout_pos; }
+void replayer_rebase(size_t n)
+{
+    P.pos -= n;
+    P.scout_pos = P.scout_pos > n ? P.scout_pos - n : 0;
+}
+void replayer_drain(void (*drained)(struct vm *vm)) { P.drained = drained; }
+void replayer_set_output_hook(void (*fn)(uint8_t byte)) { P.output = fn; }
+int replayer_trust_initial_state(const uint8_t d[LOG_STATE_DIGEST_LEN])
+{
+    if (memcmp(d, P.dec.header.init_digest, LOG_STATE_DIGEST_LEN) != 0)
+        return -1;
+    P.started = true;
+    return 0;
+}
+
+bool replayer_log_has_end(void)
+{
+    scout();
+    return P.scout_end;
+}
 
 /* The next record (decoded lazily from the memory log). */
 static const struct log_record *peek_rec(void)
@@ -113,6 +144,33 @@ static void consume(void)
     P.t.records++;
 }
 
+/* The replayer's last steps, for a divergence report: what it ran to
+ * reach which record, and where each run ended. */
+#define TRACE 24
+static struct step {
+    uint8_t type, res;
+    bool mtf;
+    uint16_t reason;
+    uint64_t rec_exit, rec_icount, exit, icount, runs, preempt, rip;
+} trace[TRACE];
+static unsigned ntrace;
+
+static void trace_print(void)
+{
+    unsigned n = ntrace < TRACE ? ntrace : TRACE;
+    if (n)
+        kprintf("  the replayer's last %u runs (towards record; run with; ended at):\n", n);
+    for (unsigned i = ntrace - n; i < ntrace; i++) {
+        const struct step *s = &trace[i % TRACE];
+        kprintf("    %-6s exit %llu icount %llu; timer %lld%s; result %u reason %u at exit %llu icount %llu runs %llu "
+                "RIP %llx\n",
+                log_record_name(s->type), (unsigned long long)s->rec_exit, (unsigned long long)s->rec_icount,
+                s->preempt == ~0ull ? -1ll : (long long)s->preempt, s->mtf ? " + MTF" : "", s->res, s->reason,
+                (unsigned long long)s->exit, (unsigned long long)s->icount, (unsigned long long)s->runs,
+                (unsigned long long)s->rip);
+    }
+}
+
 static void print_regs(const char *who, const uint64_t rip, const uint64_t gpr[16])
 {
     kprintf("  %s: RIP=%016llx RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", who, (unsigned long long)rip,
@@ -146,6 +204,9 @@ static void diverge(const char *fmt, const char *what)
                 (unsigned long long)r->rip, (unsigned long long)r->rcx, r->regs_crc, log_regs_crc(gpr));
     else
         kprintf("  recorded: the log carries no registers here (the recorder's own report has them)\n");
+    trace_print();
+    vcpu_trace_print(&vm->vcpu, vm->vcpu.sync_exits > 3 ? vm->vcpu.sync_exits - 3 : 0, vm->vcpu.sync_exits + 1, 80);
+    P.diverged_exit = vm->vcpu.sync_exits;
     if (vm->vcpu.stop == VCPU_RUNNING)
         vcpu_stop(&vm->vcpu, VCPU_STOP_FAILED, "replay diverged from the log");
 }
@@ -283,20 +344,15 @@ static int pmu_approach(struct vm *vm, const struct log_record *r, struct run_op
     }
     if (v->sync_exits < r->exit)
         return 0; /* the landmark lies beyond a synchronous exit still to come */
-    if (v->runs == P.runs_at_point && l.icount == r->icount) {
+    if (l.icount == r->icount && vcpu_would_inject(v) && v->runs != P.runs_zero_entry) {
         o->preempt_ticks = 0; /* deliver a pending injection first, as for the emulator */
+        P.runs_zero_entry = v->runs + 1;
         return 0;
     }
     if (l.icount == r->icount)
         P.steps_at_count++;
     else
         P.steps_at_count = 0;
-    P.live = false;
-    log_decoder_init(&P.scout);
-    P.scout_pos = 0;
-    P.scout_exit = 0;
-    P.scout_end = false;
-    P.waits = 0;
     enum pmu_step s = pmu_next_step(l.icount, r->icount, PMU_DEFAULT_SKID, l.rip, r->rip, l.rcx, r->rcx, l.regs_crc,
                                     r->regs_crc, P.steps_at_count, 1000000);
     switch (s) {
@@ -339,7 +395,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
         }
     }
     for (int i = 0; i < 256 && v->stop == VCPU_RUNNING; i++) {
-        if (P.live) {
+        if (P.live && !P.drained) {
             /* A run may end at the next synchronous exit, which may read
              * time and be followed by OUTPUT and STATE records: enter only
              * when a record past that exit (or the END) has arrived; the
@@ -347,15 +403,27 @@ static bool rep_slice(void *ctx, struct vm *vm)
             scout();
             if (!P.scout_end && P.scout_exit < v->sync_exits + 2) {
                 P.waits++;
+                P.waiting = true;
                 break;
             }
+            P.waiting = false;
         }
         check_after();
         if (v->stop != VCPU_RUNNING)
             break;
         const struct log_record *r = peek_rec();
+        if (!r && P.live && P.drained && !P.diverged && !P.damaged) {
+            /* Every record that arrived is replayed: the guest stands
+             * where the log ends, between two event points. */
+            void (*fn)(struct vm *) = P.drained;
+            P.drained = NULL;
+            P.live = false;
+            fn(vm);
+            return true;
+        }
         if (!r && P.live) {
             P.waits++;
+            P.waiting = true;
             break;
         }
         if (!r) {
@@ -373,9 +441,9 @@ static bool rep_slice(void *ctx, struct vm *vm)
             }
         } else if (r->type == LOG_REC_ASYNC && P.backend == LM_EMULATOR) {
             uint64_t cur = landmark_icount(vm, P.backend);
-            if (v->sync_exits == r->exit && cur == r->icount && v->runs == P.runs_at_point) {
+            if (v->sync_exits == r->exit && cur == r->icount && vcpu_would_inject(v)) {
                 /* The recorder reached every ASYNC through a VM entry, and
-                 * an entry delivers a pending interrupt before the first
+                 * an entry delivers a pending event before the first
                  * instruction: enter with the timer at zero, which exits
                  * after any event injection and before any instruction
                  * (SDM Vol. 3, 26.7.4 "VMX-Preemption Timer"). */
@@ -393,14 +461,29 @@ static bool rep_slice(void *ctx, struct vm *vm)
             uint64_t left = r->icount - cur;
             /* A timer value V stops about 20 instructions short of V, so a
              * small V would make no progress at all: below twice the
-             * margin, single steps. */
+             * margin, single steps. At the count but before the
+             * landmark's exit: that exit must come with the next
+             * instruction (an exiting one adds nothing to the count), so
+             * a single step too, never a free run past the landmark. */
             if (left > 2 * APPROACH_MARGIN)
                 o.preempt_ticks = (left - APPROACH_MARGIN) >> vm->preempt_shift;
-            else if (left > 0)
+            else
                 o.mtf = true;
         }
         vm_new_point(vm);
+        struct step *st = &trace[ntrace++ % TRACE];
+        st->type = r->type;
+        st->rec_exit = r->exit;
+        st->rec_icount = r->icount;
+        st->preempt = o.preempt_ticks;
+        st->mtf = o.mtf;
         enum run_result res = vcpu_run(v, &o);
+        st->res = (uint8_t)res;
+        st->reason = (uint16_t)v->exit_reason;
+        st->exit = v->sync_exits;
+        st->icount = landmark_icount(vm, P.backend);
+        st->runs = v->runs;
+        st->rip = vmread(VMCS_GUEST_RIP);
         if (res == RUN_STOPPED)
             break;
         if (res == RUN_HALTED) {
@@ -444,6 +527,8 @@ static void rep_console(void *ctx, uint8_t byte)
     P.out_bytes++;
     P.out_crc = crc32c(P.out_crc, &byte, 1);
     P.t.console_bytes++;
+    if (P.output)
+        P.output(byte);
 }
 
 static void rep_exited(void *ctx, enum vcpu_stop why, int code, const char *text)
@@ -476,6 +561,7 @@ static void rep_finished(void *ctx, struct vm *vm)
 static const struct vm_events rep_events = { rep_console, rep_exited };
 
 bool replayer_diverged(void) { return P.diverged; }
+uint64_t replayer_diverged_exit(void) { return P.diverged_exit; }
 bool replayer_damaged(void) { return P.damaged; }
 bool replayer_reached_end(void) { return P.ended && !P.damaged && P.dec.ended; }
 void replayer_totals(struct rr_totals *t) { *t = P.t; }
@@ -491,6 +577,16 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.steps_at_count = 0;
     P.out_bytes = P.out_crc = 0;
     P.finished = finished;
+    P.live = false;
+    P.drained = NULL;
+    P.output = NULL;
+    ntrace = 0;
+    log_decoder_init(&P.scout);
+    P.scout_pos = 0;
+    P.scout_exit = 0;
+    P.scout_end = false;
+    P.waits = 0;
+    P.waiting = false;
     log_decoder_init(&P.dec);
     /* The header first: it decides the backend. */
     size_t used = 0;

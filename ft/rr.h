@@ -64,6 +64,15 @@ void recorder_totals(struct rr_totals *t);
 /* Close the open frame after ns of host time (0: only when full), for a
  * log consumed while it is written (sink, backup). */
 void recorder_set_flush_ns(uint64_t ns);
+/* Close the open frame if it is older than the flush time: for a guest
+ * that does not run (throttled), whose frame no exit would close. */
+void recorder_flush_due(void);
+/* Close the open frame right after each OUTPUT record (the pair). */
+void recorder_set_flush_on_output(bool on);
+/* Log bytes written into the memory log since recorder_start(), header
+ * included: the absolute log offset the pair's acknowledgements refer to. */
+uint64_t recorder_log_bytes(void);
+vtime_t recorder_vtime(void); /* virtual time of the last event point */
 /* The recorded registers (RIP, then the 16 GPRs) at event point i, when
  * still kept; for divergence reports. */
 bool recorder_regs_at(uint64_t point, uint64_t regs[17]);
@@ -79,7 +88,30 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
  * guest only as far as the log reaches) or complete (false, the default). */
 void replayer_set_live(bool live);
 uint64_t replayer_waits(void); /* times a live replay waited for more log */
+bool replayer_waiting(void);   /* it has replayed all it can of what arrived */
+vtime_t replayer_vtime(void);   /* virtual time of the last replayed point */
+enum lm_backend replayer_backend(void); /* the log's, once started */
+/* A live replay's log buffer: bytes before replayer_needed_from() are
+ * decoded; after the caller moves the rest down by n bytes (n at most
+ * that), replayer_rebase(n) adjusts the replayer's positions. */
+size_t replayer_needed_from(void);
+void replayer_rebase(size_t n);
+/* Go-live: the log will not grow any more. The replayer replays every
+ * whole frame that arrived and then calls drained(), with the guest
+ * standing at the end of the log, instead of waiting; drained() installs
+ * the live input and policy. */
+void replayer_drain(void (*drained)(struct vm *vm));
+/* Every console byte the replayed guest writes (suppressed otherwise). */
+void replayer_set_output_hook(void (*fn)(uint8_t byte));
+/* The guest was booted and its initial state digested (d) before the log
+ * came (the pair's backup, so that this slow step falls before protection
+ * begins): check d against the header instead of digesting again. -1: it
+ * differs. */
+int replayer_trust_initial_state(const uint8_t d[LOG_STATE_DIGEST_LEN]);
+/* The arrived log holds its END record (or damage that ends it). */
+bool replayer_log_has_end(void);
 bool replayer_diverged(void);
+uint64_t replayer_diverged_exit(void); /* the exit ordinal where it did */
 bool replayer_damaged(void);     /* a frame failed its checks */
 bool replayer_reached_end(void); /* consumed the END record */
 void replayer_totals(struct rr_totals *t);

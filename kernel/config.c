@@ -40,6 +40,9 @@ static const struct keydef pair_keys[] = {
     { "heartbeat_ms", K_U32, F(struct cfg_pair, heartbeat_ms), 10, 10000, NULL, false },
     { "failover_timeout_ms", K_U32, F(struct cfg_pair, failover_timeout_ms), 20, 600000, NULL, false },
     { "arbiter", K_ARBITER, 0, 0, 0, 0, NULL, false },
+    { "primary", K_NAME, F(struct cfg_pair, primary), 0, 0, NULL, false },
+    { "max_lag_ms", K_U32, F(struct cfg_pair, max_lag_ms), 10, 600000, NULL, false },
+    { "backup_wait_ms", K_U32, F(struct cfg_pair, backup_wait_ms), 0, 86400000, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 static const struct keydef guest_keys[] = {
@@ -498,6 +501,8 @@ static int assignment(struct parser *p, char *s)
             p->failover_line = p->line;
         if (strcmp(key, "heartbeat_ms") == 0)
             p->heartbeat_line = p->line;
+        if (strcmp(key, "primary") == 0)
+            p->cfg->pair.primary_line = p->line;
     }
     return set_value(p, &keys[idx], v);
 }
@@ -528,6 +533,17 @@ static int cross_check(struct parser *p)
                         cfg->pair.failover_timeout_ms, cfg->pair.heartbeat_ms);
         if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk.path[0])
             return fail(p, p->arbiter_line, "arbiter = disk needs a shared guest disk ([guest] disk)");
+        if (cfg->pair.primary[0]) {
+            int at = -1;
+            for (int i = 0; i < cfg->nhosts; i++)
+                if (strcmp(cfg->hosts[i].name, cfg->pair.primary) == 0)
+                    at = i;
+            if (at < 0 || at > 1)
+                return fail(p, cfg->pair.primary_line,
+                            at < 0 ? "primary: no [host %s] section in this file"
+                                   : "primary: %s is not one of the pair (the first two [host] sections)",
+                            cfg->pair.primary);
+        }
     }
     if (cfg->record.present && cfg->record.mode != CFG_REC_OFF && !cfg->guest.present)
         return fail(p, cfg->record.line, "[record] needs a [guest] to record");
@@ -556,6 +572,8 @@ int config_parse(const char *text, size_t len, const char *file, struct config *
     str_copy(cfg->file, file, sizeof(cfg->file));
     cfg->pair.heartbeat_ms = 100;
     cfg->pair.failover_timeout_ms = 1000;
+    cfg->pair.max_lag_ms = 1000;
+    cfg->pair.backup_wait_ms = 60000;
     cfg->debug.log_level = CFG_LOG_INFO;
     cfg->record.digest_every = 5000;
     cfg->record.sink_port = 7420;

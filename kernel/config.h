@@ -43,6 +43,10 @@ struct cfg_pair {
     enum cfg_arbiter arbiter;
     uint32_t arbiter_ip;
     uint16_t arbiter_port;
+    char primary[CFG_NAME_MAX]; /* empty: the first [host] */
+    int primary_line;
+    uint32_t max_lag_ms;     /* the backup's replay may trail this much virtual time */
+    uint32_t backup_wait_ms; /* the primary waits this long for its backup at boot */
     int line;
 };
 

@@ -18,5 +18,10 @@ const struct cfg_host *kernel_this_host(void);
 /* A file the loader read for a config key ("kernel", "initrd", ...), or
  * NULL when the config names none. */
 const struct bi_file *kernel_file(const char *key);
+/* Long loops (a state digest over all guest RAM) call kernel_keepalive()
+ * every few ms of work: the hook (the pair's heartbeat sender) tells the
+ * peer this host is alive though its main loop is busy. */
+void kernel_set_keepalive(void (*fn)(void));
+void kernel_keepalive(void);
 
 #endif

@@ -33,6 +33,14 @@ const struct config *kernel_config(void) { return &cfg; }
 const struct bootinfo *kernel_bootinfo(void) { return &bi; }
 const struct cfg_host *kernel_this_host(void) { return this_host >= 0 ? &cfg.hosts[this_host] : NULL; }
 
+static void (*keepalive)(void);
+void kernel_set_keepalive(void (*fn)(void)) { keepalive = fn; }
+void kernel_keepalive(void)
+{
+    if (keepalive)
+        keepalive();
+}
+
 static void config_fail(const char *msg) __attribute__((noreturn));
 static void print_config(void);
 

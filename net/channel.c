@@ -47,7 +47,7 @@ static struct frame_key fk0, fks; /* prepared once: HMAC states per key */
 static uint64_t boot_id, peer_boot_id;
 static struct tcp_pcb *listener, *pcb;
 static struct frame_decoder dec;
-static uint64_t down_since_ms, last_ack_sent_ms, last_tx_ms;
+static uint64_t down_since_ms, last_ack_sent_ms, last_tx_ms, last_rx_ms;
 
 /* Receive side: the next seq expected from the peer. */
 static uint64_t rx_next = 1, rx_acked_sent;
@@ -75,6 +75,9 @@ bool chan_up(void) { return state == ST_UP; }
 uint64_t chan_acked(void) { return acked; }
 uint64_t chan_queued(void) { return ring_head - ring_tail; }
 int chan_peer(void) { return peer; }
+uint64_t chan_peer_boot(void) { return peer_boot_id; }
+bool chan_all_acked_to_peer(void) { return rx_acked_sent == rx_next - 1; }
+uint64_t chan_silence_ms(void) { return last_rx_ms ? now_ms() - last_rx_ms : UINT64_MAX; }
 const struct chan_stats *chan_stats(void) { return &stats; }
 
 static struct rec *rec_at(uint64_t off) { return (struct rec *)(ring + off % RING_BYTES); }
@@ -312,6 +315,7 @@ static void handle_hello(const struct frame *f)
 static void handle_frame(const struct frame *f)
 {
     stats.frames_received++;
+    last_rx_ms = now_ms();
     if (state != ST_UP) {
         if (f->type == T_HELLO)
             handle_hello(f);

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 
 #define CHAN_PORT 7700
-#define CHAN_MAX_MSG 65536
+#define CHAN_MAX_MSG 131072
 /* Message types 0-15 belong to the channel; users take 16 and up. */
 #define CHAN_TYPE_USER 16
 
@@ -41,6 +41,14 @@ bool chan_up(void);
 uint64_t chan_acked(void);   /* highest seq the peer acknowledged */
 uint64_t chan_queued(void);  /* bytes waiting for acknowledgement */
 int chan_peer(void);         /* the peer's host index, -1 if none */
+/* The peer's boot id from its last HELLO (0: never heard); it changes when
+ * the peer restarts, and its stream then starts again from seq 1. */
+uint64_t chan_peer_boot(void);
+/* ms since the last authenticated frame from the peer (pings come every
+ * 100 ms on an idle channel); UINT64_MAX if none yet. */
+uint64_t chan_silence_ms(void);
+/* Everything received has been acknowledged to the peer. */
+bool chan_all_acked_to_peer(void);
 
 struct chan_stats {
     uint64_t frames_sent, frames_received, bytes_sent, bytes_received;

@@ -35,7 +35,7 @@ struct peer_hb {
 static struct udp_pcb *pcb;
 static uint8_t key[32];
 static struct peer_hb peers[CFG_MAX_HOSTS];
-static uint64_t seq, last_sent_ms, bad_mac, bad_sender, replays, sent;
+static uint64_t seq, last_sent_ms, last_poll_ms, away_until, bad_mac, bad_sender, replays, sent;
 static int me = -1;
 
 static uint64_t now_ms(void) { return clock_ns() / 1000000; }
@@ -52,6 +52,23 @@ uint64_t heartbeat_peer_silence_ms(int host_index)
     return now_ms() - peers[host_index].last_ms;
 }
 
+/* A rejected datagram: counted, and logged at most once a second (a
+ * flood must not flood the console). */
+static uint64_t last_reject_log_ms, unlogged;
+static void reject(uint64_t *counter, const char *why, uint32_t src)
+{
+    (*counter)++;
+    uint64_t now = now_ms();
+    if (last_reject_log_ms && now - last_reject_log_ms < 1000) {
+        unlogged++;
+        return;
+    }
+    log_warn("heartbeat", "datagram from %u.%u.%u.%u rejected: %s (%llu more rejected since the last report)",
+             src >> 24, (src >> 16) & 255, (src >> 8) & 255, src & 255, why, (unsigned long long)unlogged);
+    last_reject_log_ms = now;
+    unlogged = 0;
+}
+
 static void on_recv(void *arg, struct udp_pcb *p, struct pbuf *pb, const ip_addr_t *addr, u16_t port)
 {
     (void)arg;
@@ -60,21 +77,21 @@ static void on_recv(void *arg, struct udp_pcb *p, struct pbuf *pb, const ip_addr
     uint8_t m[HB_LEN];
     bool ok = pb->tot_len == HB_LEN && pbuf_copy_partial(pb, m, HB_LEN, 0) == HB_LEN;
     pbuf_free(pb);
+    uint32_t src = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(addr)));
     if (!ok || memcmp(m, "FTHB", 4) != 0 || m[4] != 1) {
-        bad_mac++;
+        reject(&bad_mac, "not a heartbeat of this version", src);
         return;
     }
     uint8_t mac[32];
     hmac_sha256(key, sizeof(key), m, 24, mac);
     if (!ct_equal(mac, m + 24, 16)) {
-        bad_mac++;
+        reject(&bad_mac, "bad MAC (forged, or another pair's key)", src);
         return;
     }
     const struct config *cfg = kernel_config();
     unsigned from = m[5];
-    uint32_t src = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(addr)));
     if ((int)from >= cfg->nhosts || (int)from == me || cfg->hosts[from].ip != src) {
-        bad_sender++;
+        reject(&bad_sender, "the sender is not the host it names", src);
         return;
     }
     uint64_t s;
@@ -82,7 +99,7 @@ static void on_recv(void *arg, struct udp_pcb *p, struct pbuf *pb, const ip_addr
     struct peer_hb *h = &peers[from];
     /* A rebooted peer starts again at 1: accept a restart after silence. */
     if (h->heard && s <= h->last_seq && h->alive) {
-        replays++;
+        reject(&replays, "replayed (sequence number not above the last one)", src);
         return;
     }
     h->last_seq = s;
@@ -125,6 +142,17 @@ static void send_all(void)
     }
 }
 
+/* The main loop is busy (kernel_keepalive()): send when due, receive
+ * nothing (no lwIP input runs here, so nothing re-enters the caller). */
+static void keepalive(void)
+{
+    uint64_t now = now_ms();
+    if (pcb && net_link_up() && now - last_sent_ms >= kernel_config()->pair.heartbeat_ms) {
+        last_sent_ms = now;
+        send_all();
+    }
+}
+
 static const char *hb_state(int i)
 {
     return peers[i].alive ? "alive" : peers[i].heard ? "lost" : "never heard";
@@ -155,6 +183,7 @@ static void hb_init(void)
         return;
     udp_recv(pcb, on_recv, NULL);
     status_register(&hb_status);
+    kernel_set_keepalive(keepalive);
     log_info("heartbeat", "every %u ms to %d peer%s on UDP %d; a peer silent for %u ms is lost",
              cfg->pair.heartbeat_ms, cfg->nhosts - 1, cfg->nhosts == 2 ? "" : "s", HB_PORT,
              cfg->pair.failover_timeout_ms);
@@ -170,7 +199,13 @@ static bool hb_poll(void)
         last_sent_ms = now;
         send_all();
     }
-    for (int i = 0; i < cfg->nhosts; i++) {
+    /* Back from a long step: what the peers sent meanwhile is read only
+     * now; judge them on the next pass. */
+    if (now - last_poll_ms > cfg->pair.heartbeat_ms)
+        away_until = now + 3 * cfg->pair.heartbeat_ms;
+    bool away = now < away_until;
+    last_poll_ms = now;
+    for (int i = 0; i < cfg->nhosts && !away; i++) {
         struct peer_hb *h = &peers[i];
         if (h->alive && now - h->last_ms > cfg->pair.failover_timeout_ms) {
             h->alive = false;

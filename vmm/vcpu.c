@@ -499,6 +499,20 @@ static void inject_events(struct vcpu *v)
     }
 }
 
+bool vcpu_would_inject(struct vcpu *v)
+{
+    /* inject_events()'s decisions, without making them. */
+    if (v->launched && !v->discard_vectoring && (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
+        return true;
+    if (v->exc_pending)
+        return true;
+    uint64_t is = vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    if (v->nmi_pending && !(is & (INTERRUPTIBILITY_NMI | INTERRUPTIBILITY_MOV_SS | INTERRUPTIBILITY_STI)))
+        return true;
+    return vm_pending_interrupt(v->vm) >= 0 && (vmread(VMCS_GUEST_RFLAGS) & (1u << 9)) &&
+           !(is & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS));
+}
+
 static void entry_failed(struct vcpu *v, int r)
 {
     char why[300];
@@ -713,6 +727,43 @@ bool exit_is_async(uint32_t reason)
     }
 }
 
+/* The last runs, for divergence reports (vcpu_trace_print()). */
+#define TRACE_RUNS 65536
+struct run_trace {
+    uint64_t ticks;      /* run_ticks after the run */
+    uint64_t runs;       /* runs after the run */
+    uint64_t rip;        /* where it stopped */
+    uint64_t rax, rdx;   /* after the exit was handled */
+    uint32_t sync_exits; /* ordinal after the run (low 32 bits) */
+    uint32_t preempt;    /* the timer it ran with (0xffffffff: none) */
+    uint32_t injected;   /* VM-entry interruption info (0: nothing) */
+    uint16_t reason;
+    uint8_t intr_before; /* interruptibility at entry */
+    uint8_t flags;       /* 1 MTF, 2 interrupt-window exiting, 4 IF at entry */
+};
+static struct run_trace *trace;
+static uint64_t ntrace;
+
+void vcpu_trace_print(const struct vcpu *v, uint64_t from_exit, uint64_t to_exit, unsigned max)
+{
+    if (!trace)
+        return;
+    uint64_t n = ntrace < TRACE_RUNS ? ntrace : TRACE_RUNS, shown = 0;
+    kprintf("  runs with exit ordinals %llu..%llu (of the last %llu runs): ordinal, instructions, stop reason, RIP, "
+            "timer, injected, interruptibility, flags, RAX and RDX after the exit\n",
+            (unsigned long long)from_exit, (unsigned long long)to_exit, (unsigned long long)n);
+    for (uint64_t i = ntrace - n; i < ntrace && shown < max; i++) {
+        const struct run_trace *t = &trace[i % TRACE_RUNS];
+        if (t->sync_exits < (uint32_t)from_exit || t->sync_exits > (uint32_t)to_exit)
+            continue;
+        shown++;
+        kprintf("    %u %llu %u %llx t=%d inj=%x is=%x f=%x a=%llx d=%llx\n", t->sync_exits,
+                (unsigned long long)(t->ticks - t->runs * v->vm->counting.stub_ticks), t->reason,
+                (unsigned long long)t->rip, t->preempt == 0xffffffffu ? -1 : (int)t->preempt, t->injected,
+                t->intr_before, t->flags, (unsigned long long)t->rax, (unsigned long long)t->rdx);
+    }
+}
+
 enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
 {
     if (v->stop != VCPU_RUNNING)
@@ -735,6 +786,14 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     v->pmi = false;
     if (v->pmu_on)
         wrmsr(v->pmc_msr, v->pmc_preset & v->pmc_mask);
+    if (!trace)
+        trace = phys_to_virt(pmm_alloc(TRACE_RUNS * sizeof(struct run_trace) / 4096, 1));
+    struct run_trace *tr = &trace[ntrace++ % TRACE_RUNS];
+    tr->preempt = o->preempt_ticks > 0xffffffffull ? 0xffffffffu : (uint32_t)o->preempt_ticks;
+    tr->injected = v->launched ? (uint32_t)vmread(VMCS_ENTRY_INTR_INFO) : 0;
+    tr->intr_before = (uint8_t)vmread(VMCS_GUEST_INTERRUPTIBILITY);
+    tr->flags = (uint8_t)((o->mtf ? 1 : 0) | (proc & PROC_INTR_WINDOW ? 2 : 0) |
+                          (vmread(VMCS_GUEST_RFLAGS) & (1u << 9) ? 4 : 0));
     int r = vmx_enter(&v->regs, v->launched);
     v->exit_tsc = rdtsc();
     if (v->pmu_on) {
@@ -748,6 +807,8 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
      * instruction counts where the TSC counts instructions. */
     v->run_ticks += v->regs.tsc_exit - v->regs.tsc_entry;
     v->runs++;
+    tr->ticks = v->run_ticks;
+    tr->runs = v->runs;
     if (r) {
         sti();
         entry_failed(v, r);
@@ -777,7 +838,12 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     bool async = exit_is_async(reason);
     if (!async)
         v->sync_exits++; /* the exit ordinal of the event log */
+    tr->reason = (uint16_t)reason;
+    tr->rip = v->rip;
+    tr->sync_exits = (uint32_t)v->sync_exits;
     exit_dispatch(v, reason);
+    tr->rax = v->regs.rax; /* what the exit gave the guest (RDTSC: the low half) */
+    tr->rdx = v->regs.rdx;
     vmwrite(VMCS_GUEST_RSP, v->rsp);
     if (v->stop != VCPU_RUNNING)
         return RUN_STOPPED;

@@ -106,6 +106,12 @@ enum run_result {
     RUN_STOPPED, /* the guest ended or failed (v->stop says why) */
 };
 enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o);
+/* The next VM entry would deliver an event (a re-injected one, an
+ * exception, an NMI or an interrupt the guest can take now). */
+bool vcpu_would_inject(struct vcpu *v);
+/* Print the traced runs (the last 65536) whose exit ordinal after the run
+ * lies in [from, to], at most max lines: divergence reports. */
+void vcpu_trace_print(const struct vcpu *v, uint64_t from_exit, uint64_t to_exit, unsigned max);
 bool exit_is_async(uint32_t reason);
 
 /* The PMU backend's hardware set-up, from ft/pmu.c's plan (the VMX side

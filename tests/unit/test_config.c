@@ -492,7 +492,7 @@ TEST(rejects_unknown_key_listing_expected)
 {
     FAILS("[host alpha]\nmtu = 1500\n", 2, "unknown key 'mtu' in [host] (expected one of: mac, ip, netmask, gateway)");
     FAILS(HOST_A "[pair]\nsecret = x\n", 6,
-          "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter)");
+          "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter, primary, max_lag_ms, backup_wait_ms)");
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
           "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
@@ -1031,4 +1031,21 @@ TEST(record_section_errors)
     FAILS(HOST_A GUEST "[record]\nmode = rewind\n", 9, "mode: 'rewind' is not one of: off, selfcheck, record, replay");
     FAILS(HOST_A GUEST "[record]\nmode = record\nsink_port = 0\n", 10, "sink_port: 0 is out of range");
     FAILS(HOST_A GUEST "[record]\nmode = record\nlandmark = each\n", 8, "landmark = each is for mode = selfcheck");
+}
+
+TEST(pair_roles_and_lag_bounds)
+{
+    PARSES(HOST_A HOST_B "[pair]\n" PAIR_KEY);
+    CHECK_EQ(cfg.pair.primary[0], 0); /* the first host */
+    CHECK_EQ(cfg.pair.max_lag_ms, 1000);
+    CHECK_EQ(cfg.pair.backup_wait_ms, 60000);
+    PARSES(HOST_A HOST_B "[pair]\n" PAIR_KEY "primary = beta\nmax_lag_ms = 250\nbackup_wait_ms = 0\n");
+    CHECK_STR(cfg.pair.primary, "beta");
+    CHECK_EQ(cfg.pair.max_lag_ms, 250);
+    CHECK_EQ(cfg.pair.backup_wait_ms, 0);
+    FAILS(HOST_A HOST_B "[pair]\n" PAIR_KEY "primary = gamma\n", 11, "primary: no [host gamma] section in this file");
+    FAILS(HOST_A HOST_B "[host gamma]\nmac = 52:54:00:00:00:03\nip = 10.0.0.3\nnetmask = 255.255.255.0\n[pair]\n" PAIR_KEY
+          "primary = gamma\n",
+          15, "primary: gamma is not one of the pair (the first two [host] sections)");
+    FAILS(HOST_A HOST_B "[pair]\n" PAIR_KEY "max_lag_ms = 5\n", 11, "max_lag_ms: 5 is out of range (10..600000)");
 }

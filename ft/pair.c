@@ -1,0 +1,914 @@
+/* The fault-tolerant pair (docs/ARCHITECTURE.md, "The FT protocol").
+ *
+ * Active when the config has a [pair], a [guest] and no [record] mode. The
+ * primary ([pair] primary, default the first [host]) records the guest
+ * (ft/record.c) and streams the log over the logging channel
+ * (net/channel.c); the backup boots the same guest and replays the log as
+ * it arrives (ft/replay.c, live). Messages (channel types 17-21):
+ *
+ *   OFFER    primary -> backup  [u64 virtual TSC Hz][u64 RTC epoch]: the
+ *                               backup boots its guest with these
+ *   READY    backup -> primary  the backup's guest config digest (32 bytes)
+ *                               and its initial state digest (16)
+ *   START    primary -> backup  the pair epoch (u64): protection begins
+ *   LOG      primary -> backup  [u64 log offset][u64 console bytes released]
+ *                               then whole log frames
+ *   PROGRESS backup -> primary  [u64 replayed virtual time][u64 log bytes
+ *                               received][u64 console bytes replayed][u64 1
+ *                               if it waits at the end of what arrived]
+ *   LEAVE    either way         text: this host stops following the other
+ *                               (divergence, a foreign guest, lost peer)
+ *
+ * Output rule: the guest's console bytes on the primary are held until the
+ * backup has acknowledged (the channel's acks) every log frame written
+ * before them; then they reach the host consoles. The backup keeps what
+ * its replay prints but shows nothing, except, when it goes live, the bytes
+ * the primary had not reported released: a duplicated tail is possible, a
+ * gap is not.
+ *
+ * Failure detection: the peer's heartbeats missing and the channel silent
+ * for failover_timeout_ms. Then the arbiter decides (net/arbiter.h): the
+ * backup goes live only if granted; the primary releases its held output
+ * and runs unprotected only if granted, and stops its guest if the backup
+ * was granted. Bounded lag: the primary's guest does not run while the
+ * backup's replay trails by more than max_lag_ms of virtual time or the
+ * unacknowledged log or held output pass their bounds. */
+#include "rr.h"
+#include "engine.h"
+#include "../net/arbiter.h"
+#include "../net/channel.h"
+#include "../net/heartbeat.h"
+#include "../net/status.h"
+#include "../vmm/vm.h"
+#include "../kernel/clock.h"
+#include "../kernel/format.h"
+#include "../kernel/kernel.h"
+#include "../kernel/layout.h"
+#include "../kernel/log.h"
+#include "../kernel/pmm.h"
+#include "../kernel/power.h"
+#include "../kernel/random.h"
+#include "../kernel/service.h"
+#include <string.h>
+
+#define MSG_READY (CHAN_TYPE_USER + 1)
+#define MSG_START (CHAN_TYPE_USER + 2)
+#define MSG_LOG (CHAN_TYPE_USER + 3)
+#define MSG_PROGRESS (CHAN_TYPE_USER + 4)
+#define MSG_LEAVE (CHAN_TYPE_USER + 5)
+#define MSG_OFFER (CHAN_TYPE_USER + 6)
+#define MSG_DIVERGED (CHAN_TYPE_USER + 7)
+
+#define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
+#define LOG_MSG_HEAD 16
+#define UNACKED_MAX (6u << 20)    /* log bytes in flight before the primary waits */
+#define HOLD_BYTES (1u << 20)     /* held console output */
+#define HOLD_MAX (HOLD_BYTES / 2) /* held output before the primary waits */
+#define SEGS 4096
+#define INFLIGHT 8192             /* LOG messages not yet acknowledged */
+#define PROGRESS_MS 50
+#define FLUSH_NS 2000000ull       /* frames close at least every 2 ms */
+#define NAG_MS 5000
+#define LAG_BINS 1024             /* lag histogram: 1 ms bins, the last one open */
+
+enum role { R_NONE, R_PRIMARY, R_BACKUP };
+enum pstate {
+    PS_OFF,
+    PS_WAIT_PEER,   /* primary: for the backup's READY; backup: for START and the log */
+    PS_PROTECTED,   /* primary: recording, streaming, holding output */
+    PS_REPLAYING,   /* backup: replaying the log as it arrives */
+    PS_ARBITRATING, /* the peer is lost: asking the arbiter */
+    PS_GOING_LIVE,  /* backup: granted; replaying the rest of the log */
+    PS_UNPROTECTED, /* primary: running alone */
+    PS_LIVE,        /* backup: went live */
+    PS_STANDBY,     /* backup: stopped following (refused, diverged, foreign log) */
+    PS_STOPPED,     /* primary: the backup was granted the guest; ours is stopped */
+    PS_ENDING,      /* primary: the guest ended; releasing the last output */
+};
+static const char *const state_names[] = { "off", "waiting for the peer", "protected", "replaying", "arbitrating", "going live",
+                                           "unprotected", "live", "standby", "stopped", "ending" };
+
+static struct {
+    enum role role;
+    enum pstate st;
+    int me, peer;
+    const char *peer_name;
+    uint64_t epoch, peer_boot;
+    enum lm_backend backend;
+    struct memlog log;
+    uint64_t since_ms; /* when the current state began */
+    uint64_t last_nag_ms;
+    const struct vm_events *live_ev;
+    void *live_ev_ctx;
+    /* Primary: streaming. */
+    uint64_t sent_abs, acked_abs;
+    struct { uint64_t seq, end; } inflight[INFLIGHT];
+    unsigned in_head, in_tail;
+    uint8_t msg[CHAN_MAX_MSG];
+    /* Primary: held console output, in segments with the log offset that
+     * must be acknowledged (strictly passed) before their release. */
+    uint8_t *hold;
+    uint64_t con_total, con_released;
+    struct { uint64_t tag, end; } seg[SEGS];
+    unsigned seg_head, seg_tail;
+    /* Primary: the backup's progress and the throttle. */
+    vtime_t backup_vtime;
+    bool backup_waiting; /* it has replayed everything it could of what it has */
+    uint64_t backup_progress_ms, throttled_ns, throttle_since, throttles;
+    bool throttling;
+    uint64_t lag_hist[LAG_BINS], lag_samples;
+    /* Backup. */
+    uint64_t recv_abs, primary_released, last_progress_ms;
+    uint64_t lost_ms;       /* when the primary was declared lost */
+    uint64_t last_heard_ms; /* when it was last heard from, then */
+    bool replay_started, booted;
+    uint8_t init_digest[LOG_STATE_DIGEST_LEN];
+    /* Both: log rate over the last second. */
+    uint64_t rate_mark_ms, rate_mark_bytes, rate_bps;
+} F;
+
+static uint64_t now_ms(void) { return clock_ns() / 1000000; }
+
+static void set_state(enum pstate s)
+{
+    F.st = s;
+    F.since_ms = now_ms();
+    F.last_nag_ms = F.since_ms;
+}
+
+static void send_leave(const char *why)
+{
+    chan_send(MSG_LEAVE, why, (uint32_t)strlen(why));
+}
+
+/* Waiting for the peer (or after a stop): the guest does not run. */
+static bool hold_slice(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    (void)vm;
+    return false;
+}
+static const struct engine_policy hold_policy = { "held by the pair", NULL, NULL, false, NULL, hold_slice, NULL };
+
+static void emit_live(uint8_t b)
+{
+    if (F.live_ev && F.live_ev->console_out)
+        F.live_ev->console_out(F.live_ev_ctx, b);
+}
+
+/* ---- primary: held output ---------------------------------------------- */
+
+static void release_upto(uint64_t end)
+{
+    while (F.con_released < end) {
+        emit_live(F.hold[F.con_released % HOLD_BYTES]);
+        F.con_released++;
+    }
+}
+
+/* Release every segment whose log frames the backup has acknowledged; all
+ * of them when the output is no longer held. */
+static void release_acked(bool all)
+{
+    while (F.seg_head != F.seg_tail) {
+        unsigned i = F.seg_head % SEGS;
+        if (!all && F.seg[i].tag >= F.acked_abs)
+            break;
+        release_upto(F.seg[i].end);
+        F.seg_head++;
+    }
+    if (all)
+        release_upto(F.con_total);
+}
+
+static bool holding(void) { return F.st == PS_PROTECTED || F.st == PS_ARBITRATING || F.st == PS_ENDING; }
+
+static void pri_console(void *ctx, uint8_t b)
+{
+    (void)ctx;
+    if (!holding()) {
+        F.con_total++;
+        F.con_released = F.con_total;
+        emit_live(b);
+        return;
+    }
+    /* Everything the recorder has put so far, up to this byte, closes in a
+     * frame that ends past the log's current length. */
+    uint64_t tag = recorder_log_bytes();
+    if (F.con_total - F.con_released >= HOLD_BYTES) {
+        log_error("pair", "held output overflowed: a console byte is lost");
+        return;
+    }
+    F.hold[F.con_total % HOLD_BYTES] = b;
+    F.con_total++;
+    unsigned last = (F.seg_tail - 1) % SEGS;
+    if (F.seg_head != F.seg_tail && F.seg[last].tag == tag) {
+        F.seg[last].end = F.con_total;
+    } else if (F.seg_tail - F.seg_head < SEGS) {
+        F.seg[F.seg_tail % SEGS].tag = tag;
+        F.seg[F.seg_tail % SEGS].end = F.con_total;
+        F.seg_tail++;
+    } else {
+        /* No segment left: extend the newest with the later tag, which
+         * only holds these bytes longer. */
+        F.seg[last].tag = tag;
+        F.seg[last].end = F.con_total;
+    }
+}
+
+static void pri_exited(void *ctx, enum vcpu_stop why, int code, const char *text)
+{
+    (void)ctx;
+    if (F.live_ev && F.live_ev->exited)
+        F.live_ev->exited(F.live_ev_ctx, why, code, text);
+}
+
+static const struct vm_events pri_events = { pri_console, pri_exited };
+
+/* ---- primary: streaming ------------------------------------------------ */
+
+/* Whole frames from the memory log into LOG messages. */
+static void pump(void)
+{
+    while (F.log.start < F.log.len && F.in_tail - F.in_head < INFLIGHT) {
+        size_t off = F.log.start, room = sizeof(F.msg) - LOG_MSG_HEAD;
+        while (off + LOG_FRAME_HEADER <= F.log.len) {
+            uint32_t body;
+            memcpy(&body, F.log.buf + off + 12, 4);
+            size_t size = LOG_FRAME_OVERHEAD + (size_t)body;
+            if (body > LOG_MAX_BODY || off + size > F.log.len) {
+                log_error("pair", "the log in memory is malformed at byte %llu: protection ends",
+                          (unsigned long long)(F.sent_abs + off - F.log.start));
+                F.log.start = F.log.len;
+                return;
+            }
+            if (off + size - F.log.start > room)
+                break;
+            off += size;
+        }
+        size_t n = off - F.log.start;
+        if (!n)
+            return;
+        memcpy(F.msg, &F.sent_abs, 8);
+        memcpy(F.msg + 8, &F.con_released, 8);
+        memcpy(F.msg + LOG_MSG_HEAD, F.log.buf + F.log.start, n);
+        uint64_t seq = chan_send(MSG_LOG, F.msg, (uint32_t)(LOG_MSG_HEAD + n));
+        if (!seq)
+            return; /* the channel's ring is full: later */
+        F.sent_abs += n;
+        F.log.start += n;
+        F.inflight[F.in_tail % INFLIGHT].seq = seq;
+        F.inflight[F.in_tail % INFLIGHT].end = F.sent_abs;
+        F.in_tail++;
+    }
+}
+
+static void on_acked(void *ctx, uint64_t seq)
+{
+    (void)ctx;
+    if (F.role != R_PRIMARY)
+        return;
+    while (F.in_head != F.in_tail && F.inflight[F.in_head % INFLIGHT].seq <= seq) {
+        F.acked_abs = F.inflight[F.in_head % INFLIGHT].end;
+        F.in_head++;
+    }
+    if (holding())
+        release_acked(false);
+}
+
+static vtime_t lag_ns(void)
+{
+    vtime_t p = recorder_vtime();
+    return p > F.backup_vtime ? p - F.backup_vtime : 0;
+}
+
+/* The engine's gate: the guest waits while the backup is too far behind. */
+static bool pair_gate(void)
+{
+    if (F.role != R_PRIMARY || (F.st != PS_PROTECTED && F.st != PS_ARBITRATING))
+        return false;
+    const struct config *cfg = kernel_config();
+    uint64_t produced = recorder_log_bytes();
+    /* A backup that has replayed all it can is not behind: what it waits
+     * for is log still in flight, or records the primary writes only
+     * when its guest runs on (the records of the next exit). */
+    bool lagging = lag_ns() > (uint64_t)cfg->pair.max_lag_ms * 1000000u && !F.backup_waiting;
+    bool hold = lagging || produced - F.acked_abs > UNACKED_MAX ||
+                F.con_total - F.con_released > HOLD_MAX || F.in_tail - F.in_head >= INFLIGHT;
+    if (hold && !F.throttling) {
+        F.throttling = true;
+        F.throttle_since = clock_ns();
+        F.throttles++;
+    } else if (!hold && F.throttling) {
+        F.throttling = false;
+        F.throttled_ns += clock_ns() - F.throttle_since;
+    }
+    return hold;
+}
+
+static uint64_t lag_pct(unsigned pct);
+
+/* The protected run in figures (make bench reads this line). */
+static void report(void)
+{
+    vtime_t vt = recorder_vtime();
+    uint64_t throttled = F.throttled_ns + (F.throttling ? clock_ns() - F.throttle_since : 0);
+    uint64_t kbps = vt ? F.sent_abs * 8 * 1000000u / vt : 0; /* kbit per guest second */
+    log_info("pair", "log: %llu bytes over %llu.%03llu s of guest time (%llu.%03llu Mbit/s); backup lag p50 %llu ms, "
+                     "p99 %llu ms (%llu samples); throttled %llu times, %llu ms in all",
+             (unsigned long long)F.sent_abs, (unsigned long long)(vt / 1000000000u),
+             (unsigned long long)(vt / 1000000u % 1000), (unsigned long long)(kbps / 1000),
+             (unsigned long long)(kbps % 1000), (unsigned long long)lag_pct(50), (unsigned long long)lag_pct(99),
+             (unsigned long long)F.lag_samples, (unsigned long long)F.throttles,
+             (unsigned long long)(throttled / 1000000u));
+}
+
+static void go_unprotected(const char *why)
+{
+    bool was_holding = holding();
+    uint64_t held = F.con_total - F.con_released;
+    enum pstate before = F.st;
+    if (holding())
+        report();
+    set_state(PS_UNPROTECTED);
+    if (was_holding)
+        release_acked(true);
+    log_warn("pair", "running UNPROTECTED: %s; guest output is no longer held (%llu bytes released now)", why,
+             (unsigned long long)held);
+    if (before == PS_ENDING)
+        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
+    kprintf("ftvisor: this host (%s) runs the guest UNPROTECTED: %s\n", kernel_this_host()->name, why);
+}
+
+/* The primary's guest ended (the recorder wrote END): release what is held
+ * once the backup has it all. */
+static void pri_guest_ended(struct vm *vm)
+{
+    (void)vm;
+    if (F.st == PS_PROTECTED || F.st == PS_ARBITRATING) {
+        report();
+        set_state(PS_ENDING);
+        log_info("pair", "the guest ended: waiting for %s to acknowledge the rest of the log", F.peer_name);
+    } else {
+        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
+    }
+}
+
+static void start_protection(struct vm *vm)
+{
+    const struct config *cfg = kernel_config();
+    char why[200];
+    F.epoch = 0;
+    while (!F.epoch)
+        random_bytes(&F.epoch, sizeof(F.epoch));
+    chan_send(MSG_START, &F.epoch, 8);
+    F.peer_boot = chan_peer_boot();
+    vm_events_register(&pri_events, NULL);
+    if (recorder_start(vm, F.backend, &F.log, 0, cfg->record.digest_every, pri_guest_ended, why, sizeof(why))) {
+        log_error("pair", "cannot record the guest: %s", why);
+        send_leave("the primary cannot record its guest");
+        vm_events_register(F.live_ev, F.live_ev_ctx);
+        engine_set_live_policy();
+        go_unprotected("the guest cannot be recorded");
+        return;
+    }
+    recorder_set_flush_ns(FLUSH_NS);
+    recorder_set_flush_on_output(true);
+    set_state(PS_PROTECTED);
+    log_info("pair", "protected: the guest runs and its log streams to %s (epoch %016llx, %s landmarks)",
+             F.peer_name, (unsigned long long)F.epoch, landmark_backend_name(F.backend));
+}
+
+/* ---- backup --------------------------------------------------------------- */
+
+static uint8_t *ring; /* the replay's console bytes, by absolute count */
+static uint64_t ring_total;
+
+static void bk_output(uint8_t b)
+{
+    ring[ring_total % HOLD_BYTES] = b;
+    ring_total++;
+}
+
+static vtime_t live_base;
+static uint64_t live_base_ns;
+static vtime_t cont_now(void *ctx)
+{
+    (void)ctx;
+    return live_base + (clock_ns() - live_base_ns);
+}
+static void cont_start(void *ctx) { (void)ctx; }
+static uint64_t cont_tsc_hz(void *ctx)
+{
+    (void)ctx;
+    return the_vm.tsc_hz;
+}
+/* After go-live: virtual time runs on from the last replayed point at the
+ * host's pace, so the guest sees a pause at most. */
+static const struct vinput_ops cont_input = { "live (after failover)", cont_now, cont_start, cont_tsc_hz };
+
+/* After go-live: the guest's console, noting its first new output. */
+static bool live_output_seen;
+static void bk_live_console(void *ctx, uint8_t b)
+{
+    (void)ctx;
+    if (!live_output_seen) {
+        live_output_seen = true;
+        log_info("pair", "the live guest's first new output, %llu ms after the primary's last message",
+                 (unsigned long long)(now_ms() - F.last_heard_ms));
+    }
+    emit_live(b);
+}
+static void bk_live_exited(void *ctx, enum vcpu_stop why, int code, const char *text)
+{
+    (void)ctx;
+    if (F.live_ev && F.live_ev->exited)
+        F.live_ev->exited(F.live_ev_ctx, why, code, text);
+}
+static const struct vm_events bk_live_events = { bk_live_console, bk_live_exited };
+
+static void went_live(struct vm *vm)
+{
+    live_base = replayer_vtime();
+    live_base_ns = clock_ns();
+    vm->in = &cont_input;
+    vm->in_ctx = NULL;
+    vm_events_register(&bk_live_events, NULL);
+    engine_set_live_policy();
+    set_state(PS_LIVE);
+    struct rr_totals t;
+    replayer_totals(&t);
+    t.icount = landmark_icount(vm, replayer_backend());
+    uint64_t from = F.primary_released;
+    if (ring_total > HOLD_BYTES && from < ring_total - HOLD_BYTES) {
+        log_error("pair", "%llu bytes of guest output the primary may not have shown are no longer kept",
+                  (unsigned long long)(ring_total - HOLD_BYTES - from));
+        from = ring_total - HOLD_BYTES;
+    }
+    log_warn("pair", "LIVE: this host runs the guest now, from virtual time %llu.%03llu s (%llu records, %llu "
+                     "instructions replayed; %llu ms since the primary was lost); %llu bytes of output the "
+                     "primary had not reported shown follow",
+             (unsigned long long)(live_base / 1000000000u), (unsigned long long)(live_base / 1000000u % 1000),
+             (unsigned long long)t.records, (unsigned long long)t.icount,
+             (unsigned long long)(now_ms() - F.lost_ms),
+             (unsigned long long)(ring_total > from ? ring_total - from : 0));
+    kprintf("ftvisor: this host (%s) is now LIVE: the guest continues here\n", kernel_this_host()->name);
+    for (uint64_t i = from; i < ring_total; i++)
+        emit_live(ring[i % HOLD_BYTES]);
+}
+
+static void replay_over(struct vm *vm)
+{
+    (void)vm;
+    const struct config *cfg = kernel_config();
+    if (replayer_diverged() || replayer_damaged()) {
+        const char *why = replayer_damaged() ? "the backup received a damaged log" : "the backup's replay diverged";
+        log_error("pair", "%s (report above): this host stops following %s", why, F.peer_name);
+        uint64_t at = replayer_diverged_exit();
+        chan_send(MSG_DIVERGED, &at, 8);
+        send_leave(why);
+        set_state(PS_STANDBY);
+        return;
+    }
+    struct rr_totals t;
+    replayer_totals(&t);
+    log_info("pair", "the guest ended on the primary and here identically (%llu records, %llu instructions)",
+             (unsigned long long)t.records, (unsigned long long)t.icount);
+    (void)cfg;
+    /* The primary releases its last output on our acknowledgement: send
+     * it before going (backup_poll()). */
+    set_state(PS_ENDING);
+}
+
+static void standby(const char *why)
+{
+    log_error("pair", "%s: this host stops following %s and keeps no guest running", why, F.peer_name);
+    send_leave(why);
+    engine_set_policy(&hold_policy, NULL);
+    set_state(PS_STANDBY);
+}
+
+/* Append a LOG message to the backup's buffer; start the replay with the
+ * first one (it holds the header). */
+static void bk_log(const uint8_t *data, uint32_t len)
+{
+    if (len < LOG_MSG_HEAD || (F.st != PS_WAIT_PEER && F.st != PS_REPLAYING && F.st != PS_ARBITRATING))
+        return;
+    uint64_t off, released;
+    memcpy(&off, data, 8);
+    memcpy(&released, data + 8, 8);
+    if (off != F.recv_abs) {
+        standby("the log stream skipped bytes");
+        return;
+    }
+    F.primary_released = released;
+    size_t n = len - LOG_MSG_HEAD;
+    if (F.log.len + n > F.log.cap && F.replay_started) {
+        size_t done = replayer_needed_from();
+        memmove(F.log.buf, F.log.buf + done, F.log.len - done);
+        F.log.len -= done;
+        replayer_rebase(done);
+    }
+    if (F.log.len + n > F.log.cap) {
+        standby("the log buffer is full (the replay fell too far behind)");
+        return;
+    }
+    memcpy(F.log.buf + F.log.len, data + LOG_MSG_HEAD, n);
+    F.log.len += n;
+    F.recv_abs += n;
+    if (F.replay_started)
+        return;
+    struct vm *vm = &the_vm;
+    char err[200];
+    uint64_t t0 = now_ms();
+    if (replayer_start(vm, &F.log, replay_over, err, sizeof(err))) {
+        standby(err);
+        return;
+    }
+    if (replayer_trust_initial_state(F.init_digest)) {
+        standby("the guest's initial state here differs from the primary's");
+        return;
+    }
+    replayer_set_live(true);
+    replayer_set_output_hook(bk_output);
+    F.replay_started = true;
+    set_state(PS_REPLAYING);
+    log_info("pair", "replaying %s's log as it arrives (epoch %016llx; the header checked in %llu ms)", F.peer_name,
+             (unsigned long long)F.epoch, (unsigned long long)(now_ms() - t0));
+}
+
+/* ---- the channel ---------------------------------------------------------- */
+
+static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, uint64_t seq)
+{
+    (void)ctx;
+    (void)seq;
+    if (type == MSG_LEAVE) {
+        char why[128];
+        uint32_t n = len < sizeof(why) - 1 ? len : sizeof(why) - 1;
+        for (uint32_t i = 0; i < n; i++)
+            why[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
+        why[n] = 0;
+        log_warn("pair", "%s leaves the pair: %s", F.peer_name, why);
+        if (F.role == R_PRIMARY && (F.st == PS_PROTECTED || F.st == PS_ARBITRATING || F.st == PS_ENDING))
+            go_unprotected("the backup left the pair");
+        else if (F.role == R_BACKUP && F.st != PS_LIVE && F.st != PS_GOING_LIVE && F.st != PS_STANDBY) {
+            engine_set_policy(&hold_policy, NULL);
+            set_state(PS_STANDBY);
+            log_warn("pair", "this host stops following %s and keeps no guest running", F.peer_name);
+        }
+        return;
+    }
+    if (F.role == R_PRIMARY) {
+        if (type == MSG_READY && F.st == PS_WAIT_PEER) {
+            uint8_t mine[LOG_DIGEST_LEN];
+            rr_config_digest(&the_vm, mine);
+            if (len != LOG_DIGEST_LEN + LOG_STATE_DIGEST_LEN || memcmp(mine, data, LOG_DIGEST_LEN) != 0) {
+                send_leave("the backup's guest differs from the primary's (kernel, initrd, command line, CPU "
+                           "model or memory)");
+                engine_set_live_policy();
+                go_unprotected("the backup's guest differs from this one");
+                return;
+            }
+            start_protection(&the_vm);
+        } else if (type == MSG_DIVERGED && len == 8) {
+            uint64_t at;
+            memcpy(&at, data, 8);
+            log_error("pair", "%s's replay diverged at exit %llu; the recording's runs there:", F.peer_name,
+                      (unsigned long long)at);
+            vcpu_trace_print(&the_vm.vcpu, at > 3 ? at - 3 : 0, at + 1, 80);
+        } else if (type == MSG_PROGRESS && len >= 32) {
+            uint64_t vt, waiting;
+            memcpy(&vt, data, 8);
+            memcpy(&waiting, data + 24, 8);
+            F.backup_vtime = vt;
+            F.backup_waiting = waiting != 0;
+            F.backup_progress_ms = now_ms();
+            if (F.st == PS_PROTECTED) {
+                uint64_t ms = lag_ns() / 1000000u;
+                F.lag_hist[ms < LAG_BINS ? ms : LAG_BINS - 1]++;
+                F.lag_samples++;
+            }
+        }
+        return;
+    }
+    /* Backup. */
+    if (type == MSG_OFFER && len == 16 && !F.booted) {
+        /* Boot the guest as the primary's: its TSC rate and RTC epoch. The
+         * boot and the initial digest are slow; they happen before the
+         * pair is formed, when nobody times this host out. */
+        struct vm *vm = &the_vm;
+        uint64_t tsc, epoch;
+        memcpy(&tsc, data, 8);
+        memcpy(&epoch, data + 8, 8);
+        if (tsc < 1000000 || tsc > 100000000000ull) {
+            standby("the primary offered an impossible TSC rate");
+            return;
+        }
+        vm->tsc_hz = tsc;
+        vm->config.epoch_seconds = epoch;
+        char err[200];
+        if (vm_boot(vm, true, err, sizeof(err))) {
+            standby(err);
+            return;
+        }
+        vm->created = true;
+        F.booted = true;
+        uint8_t m[LOG_DIGEST_LEN + LOG_STATE_DIGEST_LEN];
+        rr_config_digest(vm, m);
+        rr_state_digest(vm, true, F.init_digest, NULL);
+        memcpy(m + LOG_DIGEST_LEN, F.init_digest, LOG_STATE_DIGEST_LEN);
+        chan_send(MSG_READY, m, sizeof(m));
+        log_info("pair", "guest booted as %s's (virtual TSC %llu Hz, RTC epoch %llu): ready for the log",
+                 F.peer_name, (unsigned long long)tsc, (unsigned long long)epoch);
+        return;
+    }
+    if (type == MSG_START && len == 8) {
+        if (F.replay_started) {
+            standby("the primary started protection again (it restarted)");
+            return;
+        }
+        memcpy(&F.epoch, data, 8);
+        F.peer_boot = chan_peer_boot();
+    } else if (type == MSG_LOG && F.epoch) {
+        bk_log(data, len);
+    }
+}
+
+static void on_up(void *ctx) { (void)ctx; }
+static void on_down(void *ctx) { (void)ctx; }
+static const struct chan_user pair_user = { on_recv, on_acked, on_up, on_down, NULL };
+
+/* ---- failure detection ---------------------------------------------------- */
+
+static uint64_t last_poll_ms;
+static bool was_away; /* this host's main loop was stalled a moment ago */
+static uint64_t away_until;
+
+static bool peer_lost(uint64_t *hb_ms, uint64_t *ch_ms)
+{
+    uint32_t t = kernel_config()->pair.failover_timeout_ms;
+    /* After a long step here (a digest of all guest RAM), the peer's
+     * heartbeats wait unread in the NIC: judge it next pass, once the
+     * network input has run. */
+    if (was_away)
+        return false;
+    *hb_ms = heartbeat_peer_silence_ms(F.peer);
+    *ch_ms = chan_silence_ms();
+    return *hb_ms > t && *ch_ms > t;
+}
+
+static void nag_arbiter(const char *what)
+{
+    if (now_ms() - F.last_nag_ms < NAG_MS)
+        return;
+    F.last_nag_ms = now_ms();
+    log_warn("pair", "no answer from the arbiter (%s) for %llu ms: %s", arbiter_describe(),
+             (unsigned long long)arbiter_asking_ms(), what);
+}
+
+static void primary_poll(void)
+{
+    if (F.st == PS_WAIT_PEER) {
+        if (now_ms() - F.since_ms > kernel_config()->pair.backup_wait_ms) {
+            engine_set_live_policy();
+            go_unprotected("the backup did not join in time ([pair] backup_wait_ms)");
+        }
+        return;
+    }
+    if (F.st == PS_PROTECTED || F.st == PS_ARBITRATING || F.st == PS_ENDING) {
+        recorder_flush_due();
+        pump();
+    }
+    if (F.st == PS_PROTECTED || F.st == PS_ENDING) {
+        uint64_t hb = 0, ch = 0;
+        if (chan_peer_boot() != F.peer_boot) {
+            go_unprotected("the backup restarted (its replay is gone)");
+        } else if (F.log.overflowed) {
+            send_leave("the primary's log overflowed");
+            go_unprotected("the log overflowed");
+        } else if (peer_lost(&hb, &ch)) {
+            if (F.st == PS_ENDING) {
+                go_unprotected("the backup was lost while the guest ended");
+            } else {
+                log_warn("pair", "backup %s lost (no heartbeat for %llu ms, channel silent for %llu ms): asking the "
+                                 "arbiter (%s) before releasing output",
+                         F.peer_name, (unsigned long long)hb, (unsigned long long)ch, arbiter_describe());
+                set_state(PS_ARBITRATING);
+                arbiter_ask(F.epoch);
+            }
+        }
+    }
+    if (F.st == PS_ARBITRATING) {
+        enum arb_state a = arbiter_state();
+        if (a == ARB_GRANTED) {
+            send_leave("the primary keeps the guest (the arbiter granted it)");
+            go_unprotected("the backup is lost and the arbiter granted this host the guest");
+        } else if (a == ARB_REFUSED) {
+            struct vm *vm = &the_vm;
+            log_error("pair", "the arbiter gave the guest to %s, which went live: this host stops its guest and "
+                              "drops %llu bytes of output the backup has shown",
+                      F.peer_name, (unsigned long long)(F.con_total - F.con_released));
+            kprintf("ftvisor: this host (%s) stopped its guest: %s runs it now\n", kernel_this_host()->name,
+                    F.peer_name);
+            if (vm->vcpu.stop == VCPU_RUNNING)
+                vcpu_stop(&vm->vcpu, VCPU_STOP_PAUSED, "the backup took the guest over");
+            engine_set_policy(&hold_policy, NULL);
+            set_state(PS_STOPPED);
+        } else {
+            nag_arbiter("output stays held and the guest waits");
+        }
+    }
+    if (F.st == PS_ENDING && now_ms() - F.last_nag_ms > 1000) {
+        F.last_nag_ms = now_ms();
+        log_info("pair", "waiting for %s: log bytes written %llu, sent %llu, acknowledged %llu; messages in flight "
+                         "%u (channel acknowledged seq %llu)",
+                 F.peer_name, (unsigned long long)recorder_log_bytes(), (unsigned long long)F.sent_abs,
+                 (unsigned long long)F.acked_abs, F.in_tail - F.in_head, (unsigned long long)chan_acked());
+    }
+    if (F.st == PS_ENDING && F.acked_abs >= recorder_log_bytes()) {
+        release_acked(true);
+        log_info("pair", "the guest ended; %s has the whole log and every output is released", F.peer_name);
+        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
+    }
+    if (F.st == PS_UNPROTECTED)
+        F.log.start = F.log.len; /* nobody reads it */
+}
+
+static void backup_poll(void)
+{
+    uint64_t now = now_ms();
+    if (F.st == PS_ENDING && ((chan_all_acked_to_peer() && now - F.since_ms > 50) || now - F.since_ms > 2000))
+        power_apply(kernel_config()->debug.on_guest_exit, "guest exited (replayed)");
+    if (F.st == PS_REPLAYING && now - F.last_progress_ms >= PROGRESS_MS) {
+        uint64_t m[4] = { replayer_vtime(), F.recv_abs, ring_total, replayer_waiting() };
+        if (chan_send(MSG_PROGRESS, m, sizeof(m)))
+            F.last_progress_ms = now;
+    }
+    uint64_t hb = 0, ch = 0;
+    if (F.st == PS_WAIT_PEER && F.epoch == 0 && chan_peer_boot() && peer_lost(&hb, &ch) &&
+        now - F.last_nag_ms > NAG_MS) {
+        F.last_nag_ms = now;
+        log_warn("pair", "primary %s lost before protection began: nothing to take over", F.peer_name);
+    }
+    if (F.st == PS_REPLAYING && (chan_peer_boot() != F.peer_boot || peer_lost(&hb, &ch))) {
+        if (replayer_log_has_end())
+            return; /* the guest ended on the primary: the replay finishes */
+        F.lost_ms = now;
+        F.last_heard_ms = now - (hb < ch ? hb : ch);
+        if (chan_peer_boot() != F.peer_boot)
+            log_warn("pair", "primary %s restarted: asking the arbiter (%s) to go live", F.peer_name,
+                     arbiter_describe());
+        else
+            log_warn("pair", "primary %s lost (no heartbeat for %llu ms, channel silent for %llu ms): asking the "
+                             "arbiter (%s) to go live",
+                     F.peer_name, (unsigned long long)hb, (unsigned long long)ch, arbiter_describe());
+        set_state(PS_ARBITRATING);
+        arbiter_ask(F.epoch);
+    }
+    if (F.st == PS_ARBITRATING) {
+        enum arb_state a = arbiter_state();
+        if (a == ARB_GRANTED) {
+            log_warn("pair", "the arbiter grants the guest to this host: replaying the rest of the log (%llu bytes "
+                             "received in all), then going live",
+                     (unsigned long long)F.recv_abs);
+            set_state(PS_GOING_LIVE);
+            replayer_drain(went_live);
+        } else if (a == ARB_REFUSED) {
+            standby("the arbiter refused: the primary keeps the guest");
+        } else {
+            nag_arbiter("this host does not go live until the arbiter answers");
+        }
+    }
+}
+
+static void rate_tick(void)
+{
+    uint64_t now = now_ms(), bytes = F.role == R_PRIMARY ? F.sent_abs : F.recv_abs;
+    if (now - F.rate_mark_ms >= 1000) {
+        F.rate_bps = (bytes - F.rate_mark_bytes) * 8000 / (now - F.rate_mark_ms);
+        F.rate_mark_ms = now;
+        F.rate_mark_bytes = bytes;
+    }
+}
+
+static bool pair_poll(void)
+{
+    if (F.role == R_NONE)
+        return false;
+    uint64_t now = now_ms();
+    /* Back from a long step: give the network input a few heartbeat
+     * periods to catch up (the NIC may have dropped what came meanwhile)
+     * before the peer is judged. */
+    uint32_t hb = kernel_config()->pair.heartbeat_ms;
+    if (now - last_poll_ms > hb)
+        away_until = now + 3 * hb;
+    was_away = now < away_until;
+    last_poll_ms = now;
+    rate_tick();
+    if (F.role == R_PRIMARY)
+        primary_poll();
+    else
+        backup_poll();
+    return false;
+}
+
+/* ---- status --------------------------------------------------------------- */
+
+static const char *pair_role(void)
+{
+    if (F.role == R_PRIMARY)
+        return F.st == PS_UNPROTECTED ? "primary (unprotected)" : F.st == PS_STOPPED ? "stopped" : "primary";
+    return F.st == PS_LIVE ? "live (was backup)" : F.st == PS_STANDBY ? "backup (standby)" : "backup";
+}
+
+static uint64_t lag_pct(unsigned pct)
+{
+    if (!F.lag_samples)
+        return 0;
+    uint64_t want = (F.lag_samples * pct + 99) / 100, seen = 0;
+    for (unsigned i = 0; i < LAG_BINS; i++) {
+        seen += F.lag_hist[i];
+        if (seen >= want)
+            return i;
+    }
+    return LAG_BINS - 1;
+}
+
+static size_t pair_counters(char *buf, size_t size)
+{
+    uint64_t throttled = F.throttled_ns + (F.throttling ? clock_ns() - F.throttle_since : 0);
+    return (size_t)fmt_snprintf(
+        buf, size,
+        ",\"pair_state\":\"%s\",\"pair_epoch\":\"%016llx\",\"pair_lag_ms\":%llu,\"pair_lag_p50_ms\":%llu,"
+        "\"pair_lag_p99_ms\":%llu,\"pair_log_rate_bps\":%llu,\"pair_log_bytes\":%llu,\"pair_log_acked\":%llu,"
+        "\"pair_held_output_bytes\":%llu,\"pair_throttles\":%llu,\"pair_throttled_ms\":%llu",
+        state_names[F.st], (unsigned long long)F.epoch,
+        (unsigned long long)(F.role == R_PRIMARY ? lag_ns() / 1000000u : 0), (unsigned long long)lag_pct(50),
+        (unsigned long long)lag_pct(99), (unsigned long long)F.rate_bps,
+        (unsigned long long)(F.role == R_PRIMARY ? F.sent_abs : F.recv_abs), (unsigned long long)F.acked_abs,
+        (unsigned long long)(F.con_total - F.con_released), (unsigned long long)F.throttles,
+        (unsigned long long)(throttled / 1000000u));
+}
+
+static const struct status_source pair_status = { pair_role, NULL, pair_counters };
+
+/* ---- start ---------------------------------------------------------------- */
+
+static void pair_init(void)
+{
+    const struct config *cfg = kernel_config();
+    struct vm *vm = &the_vm;
+    if (!cfg->pair.present || !cfg->guest.present || cfg->nhosts < 2 || cfg->debug.channel_test_mb)
+        return;
+    if (cfg->record.present && cfg->record.mode != CFG_REC_OFF) {
+        log_info("pair", "[record] mode = %s: the guest runs on this host alone, not as a pair",
+                 cfg->record.mode == CFG_REC_SELFCHECK ? "selfcheck" : cfg->record.mode == CFG_REC_RECORD ? "record"
+                                                                                                        : "replay");
+        return;
+    }
+    F.me = -1;
+    for (int i = 0; i < cfg->nhosts; i++)
+        if (&cfg->hosts[i] == kernel_this_host())
+            F.me = i;
+    if (F.me < 0 || F.me > 1 || !vm->created || chan_peer() < 0)
+        return;
+    int primary = 0;
+    if (cfg->pair.primary[0])
+        primary = strcmp(cfg->hosts[1].name, cfg->pair.primary) == 0;
+    F.peer = 1 - F.me;
+    F.peer_name = cfg->hosts[F.peer].name;
+    F.role = F.me == primary ? R_PRIMARY : R_BACKUP;
+    vm_events_current(&F.live_ev, &F.live_ev_ctx);
+    F.log.buf = phys_to_virt(pmm_alloc(LOG_PAGES, 1));
+    F.log.cap = (size_t)LOG_PAGES * 4096;
+    F.hold = phys_to_virt(pmm_alloc(HOLD_BYTES / 4096, 1));
+    ring = F.hold;
+    chan_set_user(&pair_user);
+    status_register(&pair_status);
+    engine_set_policy(&hold_policy, NULL);
+    set_state(PS_WAIT_PEER);
+    F.rate_mark_ms = now_ms();
+    if (cfg->pair.arbiter == CFG_ARBITER_NONE)
+        log_warn("pair", "no arbiter ([pair] arbiter = none): if the two hosts lose each other while both run, "
+                         "both may run the guest (split brain)");
+    if (F.role == R_PRIMARY) {
+        char why[200];
+        if (landmark_select(vm, cfg->record.landmark, &F.backend, why, sizeof(why))) {
+            log_error("pair", "%s:%u: landmark: %s", cfg->file, cfg->record.line, why);
+            engine_set_live_policy();
+            go_unprotected("no landmark backend");
+            return;
+        }
+        uint64_t offer[2] = { vm->tsc_hz, vm->config.epoch_seconds };
+        chan_send(MSG_OFFER, offer, sizeof(offer));
+        log_info("pair", "this host is the primary; backup %s; arbiter %s; waiting for the backup (at most %u ms)",
+                 F.peer_name, arbiter_describe(), cfg->pair.backup_wait_ms);
+        engine_set_gate(pair_gate);
+    } else {
+        log_info("pair", "this host is the backup of %s; arbiter %s; waiting for the primary", F.peer_name,
+                 arbiter_describe());
+    }
+}
+
+SERVICE(37, ft_pair, pair_init, pair_poll);
