@@ -85,7 +85,12 @@ bool engine_generic_slice(struct vm *vm)
                 if (policy->after)
                     policy->after(policy_ctx, vm);
             }
-        } else if (policy->async_points && policy->peek(policy_ctx) >= deadline) {
+        } else if (policy->async_points && policy->peek(policy_ctx) >= deadline &&
+                   v->exit_reason != EXIT_INTERRUPT_WINDOW && v->exit_reason != EXIT_NMI_WINDOW) {
+            /* Not at a window exit: an event is pending there, and a replay
+             * reaching the same instruction by single steps has already
+             * delivered it; the next entry delivers it here, and the timer
+             * (the deadline has passed) makes the point right after. */
             policy->point(policy_ctx, vm, POINT_ASYNC);
             if (policy->after)
                 policy->after(policy_ctx, vm);

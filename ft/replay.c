@@ -344,7 +344,7 @@ static int pmu_approach(struct vm *vm, const struct log_record *r, struct run_op
     }
     if (v->sync_exits < r->exit)
         return 0; /* the landmark lies beyond a synchronous exit still to come */
-    if (l.icount == r->icount && vcpu_would_inject(v) && v->runs != P.runs_zero_entry) {
+    if (l.icount == r->icount && vcpu_would_inject(v) && l.rip != r->rip && v->runs != P.runs_zero_entry) {
         o->preempt_ticks = 0; /* deliver a pending injection first, as for the emulator */
         P.runs_zero_entry = v->runs + 1;
         return 0;
@@ -441,7 +441,8 @@ static bool rep_slice(void *ctx, struct vm *vm)
             }
         } else if (r->type == LOG_REC_ASYNC && P.backend == LM_EMULATOR) {
             uint64_t cur = landmark_icount(vm, P.backend);
-            if (v->sync_exits == r->exit && cur == r->icount && vcpu_would_inject(v)) {
+            if (v->sync_exits == r->exit && cur == r->icount && vcpu_would_inject(v) &&
+                vmread(VMCS_GUEST_RIP) != r->rip) {
                 /* The recorder reached every ASYNC through a VM entry, and
                  * an entry delivers a pending event before the first
                  * instruction: enter with the timer at zero, which exits

@@ -713,8 +713,18 @@ bool exit_is_async(uint32_t reason)
     /* Exits at points the guest's own instructions do not determine: a
      * host interrupt, the preemption timer, a single step, a host NMI, and
      * INIT/SIPI. Every other exit happens at the same instruction whenever
-     * the guest runs from the same state (SDM Vol. 3, "VM Exits"). */
+     * the guest runs from the same state (SDM Vol. 3, "VM Exits").
+     * Interrupt- and NMI-window exits (SDM Vol. 3, 26.7.5 and 26.7.6) are
+     * counted here too: whether one happens depends on where the
+     * hypervisor entered the guest (a replay single-stepping with the
+     * monitor trap flag enters at other places, and in Bochs an MTF exit
+     * after the instruction that sets IF takes precedence over the window
+     * exit), while the injection that follows happens at the same
+     * instruction either way; the event log's exit ordinals must not
+     * depend on them. */
     switch (reason) {
+    case EXIT_INTERRUPT_WINDOW:
+    case EXIT_NMI_WINDOW:
     case EXIT_EXTERNAL_INTERRUPT:
     case EXIT_PREEMPT_TIMER:
     case EXIT_MTF:
