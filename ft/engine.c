@@ -142,6 +142,17 @@ static const struct engine_policy live_policy = { "live", live_peek, live_point,
 
 void engine_set_live_policy(void) { engine_set_policy(&live_policy, NULL); }
 
+/* The guest does not run (waiting for a log, a peer, or stopped). */
+static bool hold_slice(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    (void)vm;
+    return false;
+}
+static const struct engine_policy hold_policy = { "held", NULL, NULL, false, NULL, hold_slice, NULL };
+
+void engine_set_hold_policy(void) { engine_set_policy(&hold_policy, NULL); }
+
 static void engine_init(void)
 {
     if (!policy)

@@ -37,6 +37,8 @@ struct engine_policy {
 void engine_set_policy(const struct engine_policy *p, void *ctx);
 /* The live policy (no recording): the guest's input is whatever vm->in is. */
 void engine_set_live_policy(void);
+/* A policy that does not run the guest at all. */
+void engine_set_hold_policy(void);
 /* hold() true: the guest does not run this main-loop pass (the pair's
  * throttle while the backup lags). NULL: never held. */
 void engine_set_gate(bool (*hold)(void));

@@ -287,14 +287,7 @@ static void recorded_only(struct vm *vm)
 }
 
 /* Until the sink is connected (record) or the log is in (replay) the
- * guest must not run: it waits in this policy. */
-static bool wait_slice(void *ctx, struct vm *vm)
-{
-    (void)ctx;
-    (void)vm;
-    return false;
-}
-static const struct engine_policy wait_policy = { "waiting for the log sink", NULL, NULL, false, NULL, wait_slice, NULL };
+ * guest does not run (engine_set_hold_policy()). */
 static bool waiting;
 
 static const char *log_name(void)
@@ -454,7 +447,7 @@ static void modes_init(void)
     if (mode == CFG_REC_REPLAY) {
         /* The backend comes from the log's header. */
         sink_get_start(cfg->record.sink_ip, cfg->record.sink_port, log_name(), &memlog);
-        engine_set_policy(&wait_policy, NULL);
+        engine_set_hold_policy();
         waiting = true;
         log_info("replay", "fetching the log \"%s\" from the sink at %u.%u.%u.%u:%u", log_name(),
                  cfg->record.sink_ip >> 24, (cfg->record.sink_ip >> 16) & 255, (cfg->record.sink_ip >> 8) & 255,
@@ -483,7 +476,7 @@ static void modes_init(void)
     announce_backend(vm);
     if (mode == CFG_REC_RECORD && cfg->record.dest == CFG_DEST_SINK) {
         sink_put_start(cfg->record.sink_ip, cfg->record.sink_port, log_name(), &memlog);
-        engine_set_policy(&wait_policy, NULL);
+        engine_set_hold_policy();
         waiting = true;
         log_info("record", "connecting to the log sink at %u.%u.%u.%u:%u", cfg->record.sink_ip >> 24,
                  (cfg->record.sink_ip >> 16) & 255, (cfg->record.sink_ip >> 8) & 255, cfg->record.sink_ip & 255,

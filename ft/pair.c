@@ -114,7 +114,7 @@ static struct {
     /* Primary: the backup's progress and the throttle. */
     vtime_t backup_vtime;
     bool backup_waiting; /* it has replayed everything it could of what it has */
-    uint64_t backup_progress_ms, throttled_ns, throttle_since, throttles;
+    uint64_t throttled_ns, throttle_since, throttles;
     bool throttling;
     uint64_t lag_hist[LAG_BINS], lag_samples;
     /* Backup. */
@@ -140,15 +140,6 @@ static void send_leave(const char *why)
 {
     chan_send(MSG_LEAVE, why, (uint32_t)strlen(why));
 }
-
-/* Waiting for the peer (or after a stop): the guest does not run. */
-static bool hold_slice(void *ctx, struct vm *vm)
-{
-    (void)ctx;
-    (void)vm;
-    return false;
-}
-static const struct engine_policy hold_policy = { "held by the pair", NULL, NULL, false, NULL, hold_slice, NULL };
 
 static void emit_live(uint8_t b)
 {
@@ -460,7 +451,6 @@ static void went_live(struct vm *vm)
 static void replay_over(struct vm *vm)
 {
     (void)vm;
-    const struct config *cfg = kernel_config();
     if (replayer_diverged() || replayer_damaged()) {
         const char *why = replayer_damaged() ? "the backup received a damaged log" : "the backup's replay diverged";
         log_error("pair", "%s (report above): this host stops following %s", why, F.peer_name);
@@ -474,7 +464,6 @@ static void replay_over(struct vm *vm)
     replayer_totals(&t);
     log_info("pair", "the guest ended on the primary and here identically (%llu records, %llu instructions)",
              (unsigned long long)t.records, (unsigned long long)t.icount);
-    (void)cfg;
     /* The primary releases its last output on our acknowledgement: send
      * it before going (backup_poll()). */
     set_state(PS_ENDING);
@@ -484,7 +473,7 @@ static void standby(const char *why)
 {
     log_error("pair", "%s: this host stops following %s and keeps no guest running", why, F.peer_name);
     send_leave(why);
-    engine_set_policy(&hold_policy, NULL);
+    engine_set_hold_policy();
     set_state(PS_STANDBY);
 }
 
@@ -553,7 +542,7 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
         if (F.role == R_PRIMARY && (F.st == PS_PROTECTED || F.st == PS_ARBITRATING || F.st == PS_ENDING))
             go_unprotected("the backup left the pair");
         else if (F.role == R_BACKUP && F.st != PS_LIVE && F.st != PS_GOING_LIVE && F.st != PS_STANDBY) {
-            engine_set_policy(&hold_policy, NULL);
+            engine_set_hold_policy();
             set_state(PS_STANDBY);
             log_warn("pair", "this host stops following %s and keeps no guest running", F.peer_name);
         }
@@ -583,7 +572,6 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
             memcpy(&waiting, data + 24, 8);
             F.backup_vtime = vt;
             F.backup_waiting = waiting != 0;
-            F.backup_progress_ms = now_ms();
             if (F.st == PS_PROTECTED) {
                 uint64_t ms = lag_ns() / 1000000u;
                 F.lag_hist[ms < LAG_BINS ? ms : LAG_BINS - 1]++;
@@ -667,6 +655,18 @@ static void nag_arbiter(const char *what)
              (unsigned long long)arbiter_asking_ms(), what);
 }
 
+/* The peer is lost: ask the arbiter before acting (docs/witness.md). */
+static void start_arbitration(const char *who, const char *goal, uint64_t hb, uint64_t ch)
+{
+    if (hb || ch)
+        log_warn("pair", "%s %s lost (no heartbeat for %llu ms, channel silent for %llu ms): asking the arbiter (%s) %s",
+                 who, F.peer_name, (unsigned long long)hb, (unsigned long long)ch, arbiter_describe(), goal);
+    else
+        log_warn("pair", "%s %s restarted: asking the arbiter (%s) %s", who, F.peer_name, arbiter_describe(), goal);
+    set_state(PS_ARBITRATING);
+    arbiter_ask(F.epoch);
+}
+
 static void primary_poll(void)
 {
     if (F.st == PS_WAIT_PEER) {
@@ -691,11 +691,7 @@ static void primary_poll(void)
             if (F.st == PS_ENDING) {
                 go_unprotected("the backup was lost while the guest ended");
             } else {
-                log_warn("pair", "backup %s lost (no heartbeat for %llu ms, channel silent for %llu ms): asking the "
-                                 "arbiter (%s) before releasing output",
-                         F.peer_name, (unsigned long long)hb, (unsigned long long)ch, arbiter_describe());
-                set_state(PS_ARBITRATING);
-                arbiter_ask(F.epoch);
+                start_arbitration("backup", "before releasing output", hb, ch);
             }
         }
     }
@@ -713,7 +709,7 @@ static void primary_poll(void)
                     F.peer_name);
             if (vm->vcpu.stop == VCPU_RUNNING)
                 vcpu_stop(&vm->vcpu, VCPU_STOP_PAUSED, "the backup took the guest over");
-            engine_set_policy(&hold_policy, NULL);
+            engine_set_hold_policy();
             set_state(PS_STOPPED);
         } else {
             nag_arbiter("output stays held and the guest waits");
@@ -756,15 +752,7 @@ static void backup_poll(void)
             return; /* the guest ended on the primary: the replay finishes */
         F.lost_ms = now;
         F.last_heard_ms = now - (hb < ch ? hb : ch);
-        if (chan_peer_boot() != F.peer_boot)
-            log_warn("pair", "primary %s restarted: asking the arbiter (%s) to go live", F.peer_name,
-                     arbiter_describe());
-        else
-            log_warn("pair", "primary %s lost (no heartbeat for %llu ms, channel silent for %llu ms): asking the "
-                             "arbiter (%s) to go live",
-                     F.peer_name, (unsigned long long)hb, (unsigned long long)ch, arbiter_describe());
-        set_state(PS_ARBITRATING);
-        arbiter_ask(F.epoch);
+        start_arbitration("primary", "to go live", hb, ch);
     }
     if (F.st == PS_ARBITRATING) {
         enum arb_state a = arbiter_state();
@@ -886,7 +874,7 @@ static void pair_init(void)
     ring = F.hold;
     chan_set_user(&pair_user);
     status_register(&pair_status);
-    engine_set_policy(&hold_policy, NULL);
+    engine_set_hold_policy();
     set_state(PS_WAIT_PEER);
     F.rate_mark_ms = now_ms();
     if (cfg->pair.arbiter == CFG_ARBITER_NONE)

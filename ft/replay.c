@@ -144,33 +144,6 @@ static void consume(void)
     P.t.records++;
 }
 
-/* The replayer's last steps, for a divergence report: what it ran to
- * reach which record, and where each run ended. */
-#define TRACE 24
-static struct step {
-    uint8_t type, res;
-    bool mtf;
-    uint16_t reason;
-    uint64_t rec_exit, rec_icount, exit, icount, runs, preempt, rip;
-} trace[TRACE];
-static unsigned ntrace;
-
-static void trace_print(void)
-{
-    unsigned n = ntrace < TRACE ? ntrace : TRACE;
-    if (n)
-        kprintf("  the replayer's last %u runs (towards record; run with; ended at):\n", n);
-    for (unsigned i = ntrace - n; i < ntrace; i++) {
-        const struct step *s = &trace[i % TRACE];
-        kprintf("    %-6s exit %llu icount %llu; timer %lld%s; result %u reason %u at exit %llu icount %llu runs %llu "
-                "RIP %llx\n",
-                log_record_name(s->type), (unsigned long long)s->rec_exit, (unsigned long long)s->rec_icount,
-                s->preempt == ~0ull ? -1ll : (long long)s->preempt, s->mtf ? " + MTF" : "", s->res, s->reason,
-                (unsigned long long)s->exit, (unsigned long long)s->icount, (unsigned long long)s->runs,
-                (unsigned long long)s->rip);
-    }
-}
-
 static void print_regs(const char *who, const uint64_t rip, const uint64_t gpr[16])
 {
     kprintf("  %s: RIP=%016llx RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n", who, (unsigned long long)rip,
@@ -204,7 +177,6 @@ static void diverge(const char *fmt, const char *what)
                 (unsigned long long)r->rip, (unsigned long long)r->rcx, r->regs_crc, log_regs_crc(gpr));
     else
         kprintf("  recorded: the log carries no registers here (the recorder's own report has them)\n");
-    trace_print();
     vcpu_trace_print(&vm->vcpu, vm->vcpu.sync_exits > 3 ? vm->vcpu.sync_exits - 3 : 0, vm->vcpu.sync_exits + 1, 80);
     P.diverged_exit = vm->vcpu.sync_exits;
     if (vm->vcpu.stop == VCPU_RUNNING)
@@ -472,19 +444,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
                 o.mtf = true;
         }
         vm_new_point(vm);
-        struct step *st = &trace[ntrace++ % TRACE];
-        st->type = r->type;
-        st->rec_exit = r->exit;
-        st->rec_icount = r->icount;
-        st->preempt = o.preempt_ticks;
-        st->mtf = o.mtf;
         enum run_result res = vcpu_run(v, &o);
-        st->res = (uint8_t)res;
-        st->reason = (uint16_t)v->exit_reason;
-        st->exit = v->sync_exits;
-        st->icount = landmark_icount(vm, P.backend);
-        st->runs = v->runs;
-        st->rip = vmread(VMCS_GUEST_RIP);
         if (res == RUN_STOPPED)
             break;
         if (res == RUN_HALTED) {
@@ -581,7 +541,6 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.live = false;
     P.drained = NULL;
     P.output = NULL;
-    ntrace = 0;
     log_decoder_init(&P.scout);
     P.scout_pos = 0;
     P.scout_exit = 0;

@@ -142,15 +142,21 @@ static void send_all(void)
     }
 }
 
+/* Send when a period has passed since the last send. */
+static void send_if_due(uint64_t now)
+{
+    if (now - last_sent_ms >= kernel_config()->pair.heartbeat_ms) {
+        last_sent_ms = now;
+        send_all();
+    }
+}
+
 /* The main loop is busy (kernel_keepalive()): send when due, receive
  * nothing (no lwIP input runs here, so nothing re-enters the caller). */
 static void keepalive(void)
 {
-    uint64_t now = now_ms();
-    if (pcb && net_link_up() && now - last_sent_ms >= kernel_config()->pair.heartbeat_ms) {
-        last_sent_ms = now;
-        send_all();
-    }
+    if (pcb && net_link_up())
+        send_if_due(now_ms());
 }
 
 static const char *hb_state(int i)
@@ -195,10 +201,7 @@ static bool hb_poll(void)
         return false;
     const struct config *cfg = kernel_config();
     uint64_t now = now_ms();
-    if (now - last_sent_ms >= cfg->pair.heartbeat_ms) {
-        last_sent_ms = now;
-        send_all();
-    }
+    send_if_due(now);
     /* Back from a long step: what the peers sent meanwhile is read only
      * now; judge them on the next pass. */
     if (now - last_poll_ms > cfg->pair.heartbeat_ms)

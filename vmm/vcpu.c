@@ -118,8 +118,11 @@ static void host_state(void)
     vmwrite(VMCS_HOST_RIP, (uint64_t)vmx_exit_entry);
 }
 
+static void trace_alloc(void);
+
 int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *err, size_t n)
 {
+    trace_alloc();
     memset(v, 0, sizeof(*v));
     v->vm = vm;
     err[0] = 0;
@@ -442,13 +445,15 @@ static void set_nmi_window(struct vcpu *v, bool on)
  * "Event Injection"). */
 static void inject_events(struct vcpu *v)
 {
+    v->injected = 0;
     uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
     if (v->discard_vectoring) {
         v->discard_vectoring = false;
         idt = 0;
     }
     if (v->launched && (idt & INTR_INFO_VALID)) {
-        vmwrite(VMCS_ENTRY_INTR_INFO, idt & ~(1u << 12));
+        v->injected = idt & ~(1u << 12);
+        vmwrite(VMCS_ENTRY_INTR_INFO, v->injected);
         if (idt & INTR_INFO_DELIVER_ERR)
             vmwrite(VMCS_ENTRY_EXCEPTION_ERR, vmread(VMCS_IDT_VECTORING_ERR));
         uint32_t type = idt & (7u << 8);
@@ -465,7 +470,8 @@ static void inject_events(struct vcpu *v)
             info |= INTR_INFO_DELIVER_ERR;
             vmwrite(VMCS_ENTRY_EXCEPTION_ERR, v->exc_err);
         }
-        vmwrite(VMCS_ENTRY_INTR_INFO, info);
+        v->injected = info;
+        vmwrite(VMCS_ENTRY_INTR_INFO, v->injected);
         return;
     }
     if (v->nmi_pending) {
@@ -478,7 +484,8 @@ static void inject_events(struct vcpu *v)
         } else {
             v->nmi_pending = false;
             set_nmi_window(v, false);
-            vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+            v->injected = INTR_INFO_VALID | INTR_TYPE_NMI | 2;
+            vmwrite(VMCS_ENTRY_INTR_INFO, v->injected);
             return;
         }
     }
@@ -491,8 +498,10 @@ static void inject_events(struct vcpu *v)
     uint64_t is = vmread(VMCS_GUEST_INTERRUPTIBILITY);
     if ((rflags & (1u << 9)) && !(is & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOV_SS))) {
         vec = vm_ack_interrupt(v->vm);
-        if (vec >= 0)
-            vmwrite(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_EXT_INT | (uint32_t)vec);
+        if (vec >= 0) {
+            v->injected = INTR_INFO_VALID | INTR_TYPE_EXT_INT | (uint32_t)vec;
+            vmwrite(VMCS_ENTRY_INTR_INFO, v->injected);
+        }
         set_window_exit(v, false);
     } else {
         set_window_exit(v, true); /* exit as soon as the guest can take it */
@@ -748,11 +757,16 @@ struct run_trace {
     uint32_t preempt;    /* the timer it ran with (0xffffffff: none) */
     uint32_t injected;   /* VM-entry interruption info (0: nothing) */
     uint16_t reason;
-    uint8_t intr_before; /* interruptibility at entry */
-    uint8_t flags;       /* 1 MTF, 2 interrupt-window exiting, 4 IF at entry */
+    uint8_t flags;       /* 1 MTF, 2 interrupt-window exiting */
 };
 static struct run_trace *trace;
 static uint64_t ntrace;
+
+static void trace_alloc(void)
+{
+    if (!trace)
+        trace = phys_to_virt(pmm_alloc(TRACE_RUNS * sizeof(struct run_trace) / PAGE_SIZE, 1));
+}
 
 void vcpu_trace_print(const struct vcpu *v, uint64_t from_exit, uint64_t to_exit, unsigned max)
 {
@@ -760,17 +774,17 @@ void vcpu_trace_print(const struct vcpu *v, uint64_t from_exit, uint64_t to_exit
         return;
     uint64_t n = ntrace < TRACE_RUNS ? ntrace : TRACE_RUNS, shown = 0;
     kprintf("  runs with exit ordinals %llu..%llu (of the last %llu runs): ordinal, instructions, stop reason, RIP, "
-            "timer, injected, interruptibility, flags, RAX and RDX after the exit\n",
+            "timer, injected, flags, RAX and RDX after the exit\n",
             (unsigned long long)from_exit, (unsigned long long)to_exit, (unsigned long long)n);
     for (uint64_t i = ntrace - n; i < ntrace && shown < max; i++) {
         const struct run_trace *t = &trace[i % TRACE_RUNS];
         if (t->sync_exits < (uint32_t)from_exit || t->sync_exits > (uint32_t)to_exit)
             continue;
         shown++;
-        kprintf("    %u %llu %u %llx t=%d inj=%x is=%x f=%x a=%llx d=%llx\n", t->sync_exits,
+        kprintf("    %u %llu %u %llx t=%d inj=%x f=%x a=%llx d=%llx\n", t->sync_exits,
                 (unsigned long long)(t->ticks - t->runs * v->vm->counting.stub_ticks), t->reason,
-                (unsigned long long)t->rip, t->preempt == 0xffffffffu ? -1 : (int)t->preempt, t->injected,
-                t->intr_before, t->flags, (unsigned long long)t->rax, (unsigned long long)t->rdx);
+                (unsigned long long)t->rip, t->preempt == 0xffffffffu ? -1 : (int)t->preempt, t->injected, t->flags,
+                (unsigned long long)t->rax, (unsigned long long)t->rdx);
     }
 }
 
@@ -796,14 +810,12 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     v->pmi = false;
     if (v->pmu_on)
         wrmsr(v->pmc_msr, v->pmc_preset & v->pmc_mask);
-    if (!trace)
-        trace = phys_to_virt(pmm_alloc(TRACE_RUNS * sizeof(struct run_trace) / 4096, 1));
+    /* What this run was asked to do, from what the entry path set anyway
+     * (no extra VMCS reads). */
     struct run_trace *tr = &trace[ntrace++ % TRACE_RUNS];
     tr->preempt = o->preempt_ticks > 0xffffffffull ? 0xffffffffu : (uint32_t)o->preempt_ticks;
-    tr->injected = v->launched ? (uint32_t)vmread(VMCS_ENTRY_INTR_INFO) : 0;
-    tr->intr_before = (uint8_t)vmread(VMCS_GUEST_INTERRUPTIBILITY);
-    tr->flags = (uint8_t)((o->mtf ? 1 : 0) | (proc & PROC_INTR_WINDOW ? 2 : 0) |
-                          (vmread(VMCS_GUEST_RFLAGS) & (1u << 9) ? 4 : 0));
+    tr->injected = v->injected;
+    tr->flags = (uint8_t)((o->mtf ? 1 : 0) | (proc & PROC_INTR_WINDOW ? 2 : 0));
     int r = vmx_enter(&v->regs, v->launched);
     v->exit_tsc = rdtsc();
     if (v->pmu_on) {

@@ -25,6 +25,7 @@ enum vcpu_stop {
 
 struct vcpu {
     struct vm *vm;
+    uint32_t injected; /* the VM-entry interruption info the next entry delivers */
     uint64_t vmcs_pa;
     bool launched;
     struct guest_regs regs;
