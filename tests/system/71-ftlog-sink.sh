@@ -343,7 +343,8 @@ check "PUT of an empty stream: status 3" "$r" '^status 3: frame 0 \(stream offse
 
 # ---- concurrency ----------------------------------------------------------------
 # A sends part of its log and stalls; B is stored meanwhile; then A finishes.
-client put "$PORT" slow "$L/good.ftlog" --pause-at 70000 --pause 1.5 > "$WORK/slow.res" &
+# The pause is long enough for the three requests below on a loaded machine.
+client put "$PORT" slow "$L/good.ftlog" --pause-at 70000 --pause 5 > "$WORK/slow.res" &
 A=$!
 sleep 0.3
 r=$(client put "$PORT" quick "$L/other.ftlog")
