@@ -60,16 +60,18 @@
 #define MSG_DIVERGED (CHAN_TYPE_USER + 7)
 
 #define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
-#define LOG_MSG_HEAD 16
+#define LOG_MSG_HEAD 24
+#define LOG_ACK_NOW 1 /* LOG flags: output waits on this message */
 #define UNACKED_MAX (6u << 20)    /* log bytes in flight before the primary waits */
 #define HOLD_BYTES (1u << 20)     /* held console output */
 #define HOLD_MAX (HOLD_BYTES / 2) /* held output before the primary waits */
 #define SEGS 4096
 #define INFLIGHT 8192             /* LOG messages not yet acknowledged */
 #define PROGRESS_MS 50
-#define FLUSH_NS 2000000ull       /* frames close at least every 2 ms */
+#define FLUSH_NS 10000000ull      /* frames close at least every 10 ms (and after output) */
 #define NAG_MS 5000
 #define LAG_BINS 1024             /* lag histogram: 1 ms bins, the last one open */
+#define WRITTEN 8192              /* when the log reached each length (lag) */
 
 enum role { R_NONE, R_PRIMARY, R_BACKUP };
 enum pstate {
@@ -111,9 +113,13 @@ static struct {
     uint64_t con_total, con_released;
     struct { uint64_t tag, end; } seg[SEGS];
     unsigned seg_head, seg_tail;
-    /* Primary: the backup's progress and the throttle. */
-    vtime_t backup_vtime;
-    bool backup_waiting; /* it has replayed everything it could of what it has */
+    /* Primary: the backup's progress and the throttle. The lag is the age
+     * of the oldest log byte the backup has not replayed yet: when this
+     * host wrote it, from a ring of (log length, host time) samples. */
+    uint64_t backup_replayed; /* log bytes the backup has replayed */
+    bool backup_waiting;      /* it has replayed everything it could of what it has */
+    struct { uint64_t bytes, ns; } written[WRITTEN];
+    unsigned wr_head, wr_tail;
     uint64_t throttled_ns, throttle_since, throttles;
     bool throttling;
     uint64_t lag_hist[LAG_BINS], lag_samples;
@@ -240,8 +246,13 @@ static void pump(void)
         size_t n = off - F.log.start;
         if (!n)
             return;
+        /* Held output is released by this message's acknowledgement (or
+         * a later one): the backup sends it at once rather than at the
+         * channel's usual pace. So does the log's end. */
+        uint64_t flags = F.con_total > F.con_released || F.st == PS_ENDING ? LOG_ACK_NOW : 0;
         memcpy(F.msg, &F.sent_abs, 8);
         memcpy(F.msg + 8, &F.con_released, 8);
+        memcpy(F.msg + 16, &flags, 8);
         memcpy(F.msg + LOG_MSG_HEAD, F.log.buf + F.log.start, n);
         uint64_t seq = chan_send(MSG_LOG, F.msg, (uint32_t)(LOG_MSG_HEAD + n));
         if (!seq)
@@ -267,10 +278,32 @@ static void on_acked(void *ctx, uint64_t seq)
         release_acked(false);
 }
 
-static vtime_t lag_ns(void)
+/* Note the log's length and when it was reached (each main-loop pass). */
+static void note_written(void)
 {
-    vtime_t p = recorder_vtime();
-    return p > F.backup_vtime ? p - F.backup_vtime : 0;
+    uint64_t n = recorder_log_bytes();
+    unsigned last = (F.wr_tail - 1) % WRITTEN;
+    if (F.wr_tail != F.wr_head && F.written[last].bytes >= n)
+        return;
+    if (F.wr_tail - F.wr_head == WRITTEN)
+        return; /* full: the oldest samples, which decide the lag, stay */
+    F.written[F.wr_tail % WRITTEN].bytes = n;
+    F.written[F.wr_tail % WRITTEN].ns = clock_ns();
+    F.wr_tail++;
+}
+
+/* How long ago this host wrote the oldest log byte the backup has not
+ * replayed; 0 when it has replayed everything written. Wall time, not
+ * virtual time: a throttled guest's clock runs on, but the backup replays
+ * the throttled stretch in no time. */
+static uint64_t lag_ns(void)
+{
+    while (F.wr_head != F.wr_tail && F.written[F.wr_head % WRITTEN].bytes <= F.backup_replayed)
+        F.wr_head++;
+    if (F.wr_head == F.wr_tail)
+        return 0;
+    uint64_t now = clock_ns(), t = F.written[F.wr_head % WRITTEN].ns;
+    return now > t ? now - t : 0;
 }
 
 /* The engine's gate: the guest waits while the backup is too far behind. */
@@ -305,13 +338,18 @@ static void report(void)
     vtime_t vt = recorder_vtime();
     uint64_t throttled = F.throttled_ns + (F.throttling ? clock_ns() - F.throttle_since : 0);
     uint64_t kbps = vt ? F.sent_abs * 8 * 1000000u / vt : 0; /* kbit per guest second */
+    struct rr_totals t;
+    recorder_totals(&t);
     log_info("pair", "log: %llu bytes over %llu.%03llu s of guest time (%llu.%03llu Mbit/s); backup lag p50 %llu ms, "
-                     "p99 %llu ms (%llu samples); throttled %llu times, %llu ms in all",
+                     "p99 %llu ms (%llu samples); throttled %llu times, %llu ms in all; device deadlines served late "
+                     "by %llu us on average, at most %llu us",
              (unsigned long long)F.sent_abs, (unsigned long long)(vt / 1000000000u),
              (unsigned long long)(vt / 1000000u % 1000), (unsigned long long)(kbps / 1000),
              (unsigned long long)(kbps % 1000), (unsigned long long)lag_pct(50), (unsigned long long)lag_pct(99),
              (unsigned long long)F.lag_samples, (unsigned long long)F.throttles,
-             (unsigned long long)(throttled / 1000000u));
+             (unsigned long long)(throttled / 1000000u),
+             (unsigned long long)(t.late_n ? t.late_sum_ns / t.late_n / 1000 : 0),
+             (unsigned long long)(t.late_max_ns / 1000));
 }
 
 static void go_unprotected(const char *why)
@@ -345,6 +383,12 @@ static void pri_guest_ended(struct vm *vm)
     }
 }
 
+static void start_guest_clock(struct vm *vm)
+{
+    if (!vm->vcpu.exits && !vm->time_valid)
+        vm->in->start(vm->in_ctx);
+}
+
 static void start_protection(struct vm *vm)
 {
     const struct config *cfg = kernel_config();
@@ -365,6 +409,7 @@ static void start_protection(struct vm *vm)
     }
     recorder_set_flush_ns(FLUSH_NS);
     recorder_set_flush_on_output(true);
+    start_guest_clock(vm);
     set_state(PS_PROTECTED);
     log_info("pair", "protected: the guest runs and its log streams to %s (epoch %016llx, %s landmarks)",
              F.peer_name, (unsigned long long)F.epoch, landmark_backend_name(F.backend));
@@ -483,9 +528,12 @@ static void bk_log(const uint8_t *data, uint32_t len)
 {
     if (len < LOG_MSG_HEAD || (F.st != PS_WAIT_PEER && F.st != PS_REPLAYING && F.st != PS_ARBITRATING))
         return;
-    uint64_t off, released;
+    uint64_t off, released, flags;
     memcpy(&off, data, 8);
     memcpy(&released, data + 8, 8);
+    memcpy(&flags, data + 16, 8);
+    if (flags & LOG_ACK_NOW)
+        chan_ack_now();
     if (off != F.recv_abs) {
         standby("the log stream skipped bytes");
         return;
@@ -566,12 +614,13 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
             log_error("pair", "%s's replay diverged at exit %llu; the recording's runs there:", F.peer_name,
                       (unsigned long long)at);
             vcpu_trace_print(&the_vm.vcpu, at > 3 ? at - 3 : 0, at + 1, 80);
-        } else if (type == MSG_PROGRESS && len >= 32) {
-            uint64_t vt, waiting;
-            memcpy(&vt, data, 8);
+        } else if (type == MSG_PROGRESS && len >= 40) {
+            uint64_t waiting, replayed;
             memcpy(&waiting, data + 24, 8);
-            F.backup_vtime = vt;
+            memcpy(&replayed, data + 32, 8);
             F.backup_waiting = waiting != 0;
+            if (replayed > F.backup_replayed)
+                F.backup_replayed = replayed;
             if (F.st == PS_PROTECTED) {
                 uint64_t ms = lag_ns() / 1000000u;
                 F.lag_hist[ms < LAG_BINS ? ms : LAG_BINS - 1]++;
@@ -671,6 +720,7 @@ static void primary_poll(void)
 {
     if (F.st == PS_WAIT_PEER) {
         if (now_ms() - F.since_ms > kernel_config()->pair.backup_wait_ms) {
+            start_guest_clock(&the_vm);
             engine_set_live_policy();
             go_unprotected("the backup did not join in time ([pair] backup_wait_ms)");
         }
@@ -678,6 +728,7 @@ static void primary_poll(void)
     }
     if (F.st == PS_PROTECTED || F.st == PS_ARBITRATING || F.st == PS_ENDING) {
         recorder_flush_due();
+        note_written();
         pump();
     }
     if (F.st == PS_PROTECTED || F.st == PS_ENDING) {
@@ -737,7 +788,10 @@ static void backup_poll(void)
     if (F.st == PS_ENDING && ((chan_all_acked_to_peer() && now - F.since_ms > 50) || now - F.since_ms > 2000))
         power_apply(kernel_config()->debug.on_guest_exit, "guest exited (replayed)");
     if (F.st == PS_REPLAYING && now - F.last_progress_ms >= PROGRESS_MS) {
-        uint64_t m[4] = { replayer_vtime(), F.recv_abs, ring_total, replayer_waiting() };
+        /* The log bytes taken in by the replay: whole frames, counted
+         * from the stream's start (the buffer is compacted as it goes). */
+        uint64_t m[5] = { replayer_vtime(), F.recv_abs, ring_total, replayer_waiting(),
+                          F.recv_abs - F.log.len + replayer_pos() };
         if (chan_send(MSG_PROGRESS, m, sizeof(m)))
             F.last_progress_ms = now;
     }

@@ -5,7 +5,7 @@
  *     recorder advanced the devices after) the synchronous exit with its
  *     ordinal;
  *   - an ASYNC record is reached by running to its landmark: the
- *     VMX-preemption timer armed 64 instructions short, then single steps
+ *     VMX-preemption timer armed 40 instructions short, then single steps
  *     with the monitor trap flag (the recipe in docs/platform.md), and
  *     RIP, RCX and the register CRC are checked there;
  *   - OUTPUT and STATE records are compared after the exit that made them.
@@ -22,7 +22,11 @@
 #include "../kernel/log.h"
 #include <string.h>
 
-#define APPROACH_MARGIN 64
+/* Bochs takes a preemption-timer exit only at the end of the trace it is
+ * running (at most 32 instructions, BX_MAX_TRACE_LENGTH): a timer value V
+ * stops after V to V + 31 instructions (measured: up to 30 past V, never
+ * short of it). The margin keeps the landmark beyond any such stop. */
+#define APPROACH_MARGIN 40
 
 static struct {
     struct vm *vm;
@@ -36,6 +40,7 @@ static struct {
     uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
     uint64_t runs_zero_entry; /* PMU: the run that was a zero-timer entry */
     uint32_t steps_at_count; /* PMU: single steps since the branch count matched */
+    uint64_t timer_stuck_at; /* emulator: a timer run ended at this count without progress */
     /* A log still arriving (replayer_set_live()): a scout decoder runs
      * ahead over what is there, and the guest only runs while the log
      * holds every record up to the next exit (see rep_slice()). */
@@ -88,6 +93,7 @@ uint64_t replayer_waits(void) { return P.waits; }
 bool replayer_waiting(void) { return P.live && P.waiting; }
 vtime_t replayer_vtime(void) { return P.last_time; }
 enum lm_backend replayer_backend(void) { return P.backend; }
+size_t replayer_pos(void) { return P.pos; }
 size_t replayer_needed_from(void) { return P.pos < P.scout_pos || !P.live ? P.pos : P.scout_pos; }
 void replayer_rebase(size_t n)
 {
@@ -432,21 +438,23 @@ static bool rep_slice(void *ctx, struct vm *vm)
                 break;
             }
             uint64_t left = r->icount - cur;
-            /* A timer value V stops about 20 instructions short of V, so a
-             * small V would make no progress at all: below twice the
-             * margin, single steps. At the count but before the
+            /* Near the landmark (and at the count but before the
              * landmark's exit: that exit must come with the next
-             * instruction (an exiting one adds nothing to the count), so
-             * a single step too, never a free run past the landmark. */
-            if (left > 2 * APPROACH_MARGIN)
+             * instruction, an exiting one adds nothing to the count),
+             * single steps, never a free run past it. A timer run that
+             * made no progress is not tried again at the same count. */
+            if (left > APPROACH_MARGIN && cur != P.timer_stuck_at)
                 o.preempt_ticks = (left - APPROACH_MARGIN) >> vm->preempt_shift;
             else
                 o.mtf = true;
         }
         vm_new_point(vm);
+        uint64_t before = P.backend == LM_EMULATOR ? landmark_icount(vm, P.backend) : 0;
         enum run_result res = vcpu_run(v, &o);
         if (res == RUN_STOPPED)
             break;
+        if (P.backend == LM_EMULATOR && o.preempt_ticks && o.preempt_ticks != ~0ull)
+            P.timer_stuck_at = landmark_icount(vm, P.backend) == before ? before : ~0ull;
         if (res == RUN_HALTED) {
             /* Halted: the recorder's wake-up is a TIME at this exit. */
             r = peek_rec();
@@ -536,6 +544,7 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.have_next = P.ended = P.diverged = P.at_landmark = P.damaged = false;
     P.last_time = 0;
     P.steps_at_count = 0;
+    P.timer_stuck_at = ~0ull;
     P.out_bytes = P.out_crc = 0;
     P.finished = finished;
     P.live = false;

@@ -95,6 +95,8 @@ enum lm_backend replayer_backend(void); /* the log's, once started */
  * decoded; after the caller moves the rest down by n bytes (n at most
  * that), replayer_rebase(n) adjusts the replayer's positions. */
 size_t replayer_needed_from(void);
+/* Bytes of the log buffer the replayer has taken in (whole frames). */
+size_t replayer_pos(void);
 void replayer_rebase(size_t n);
 /* Go-live: the log will not grow any more. The replayer replays every
  * whole frame that arrived and then calls drained(), with the guest

@@ -47,6 +47,9 @@ uint64_t chan_peer_boot(void);
 /* ms since the last authenticated frame from the peer (pings come every
  * 100 ms on an idle channel); UINT64_MAX if none yet. */
 uint64_t chan_silence_ms(void);
+/* Acknowledge what has arrived at the next chance, not at the usual pace
+ * (every 20 ms): the peer waits on it. */
+void chan_ack_now(void);
 /* Everything received has been acknowledged to the peer. */
 bool chan_all_acked_to_peer(void);
 
