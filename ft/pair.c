@@ -122,6 +122,7 @@ static struct {
     unsigned wr_head, wr_tail;
     uint64_t throttled_ns, throttle_since, throttles;
     bool throttling;
+    bool guest_ended; /* the recorder wrote END */
     uint64_t lag_hist[LAG_BINS], lag_samples;
     /* Backup. */
     uint64_t recv_abs, primary_released, last_progress_ms;
@@ -356,27 +357,29 @@ static void go_unprotected(const char *why)
 {
     bool was_holding = holding();
     uint64_t held = F.con_total - F.con_released;
-    enum pstate before = F.st;
-    if (holding())
+    if (holding() && !F.guest_ended)
         report();
     set_state(PS_UNPROTECTED);
     if (was_holding)
         release_acked(true);
     log_warn("pair", "running UNPROTECTED: %s; guest output is no longer held (%llu bytes released now)", why,
              (unsigned long long)held);
-    if (before == PS_ENDING)
-        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
     kprintf("ftvisor: this host (%s) runs the guest UNPROTECTED: %s\n", kernel_this_host()->name, why);
+    if (F.guest_ended)
+        power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
 }
 
 /* The primary's guest ended (the recorder wrote END): release what is held
- * once the backup has it all. */
+ * once the backup has it all. While the arbiter is being asked, its answer
+ * decides: release and power off, or stand down. */
 static void pri_guest_ended(struct vm *vm)
 {
     (void)vm;
     if (F.st == PS_PROTECTED || F.st == PS_ARBITRATING) {
+        F.guest_ended = true;
         report();
-        set_state(PS_ENDING);
+        if (F.st == PS_PROTECTED)
+            set_state(PS_ENDING);
         log_info("pair", "the guest ended: waiting for %s to acknowledge the rest of the log", F.peer_name);
     } else {
         power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
@@ -739,11 +742,10 @@ static void primary_poll(void)
             send_leave("the primary's log overflowed");
             go_unprotected("the log overflowed");
         } else if (peer_lost(&hb, &ch)) {
-            if (F.st == PS_ENDING) {
-                go_unprotected("the backup was lost while the guest ended");
-            } else {
-                start_arbitration("backup", "before releasing output", hb, ch);
-            }
+            /* Even when the guest has ended here: the backup may have gone
+             * live with the log it has, and only one host may show the
+             * output held for it. */
+            start_arbitration("backup", "before releasing output", hb, ch);
         }
     }
     if (F.st == PS_ARBITRATING) {
