@@ -41,6 +41,7 @@
 #include "../net/status.h"
 #include "../vmm/vm.h"
 #include "../kernel/clock.h"
+#include "../kernel/console.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/layout.h"
@@ -111,6 +112,14 @@ static struct {
      * must be acknowledged (strictly passed) before their release. */
     uint8_t *hold;
     uint64_t con_total, con_released;
+    /* Released bytes count as shown once the serial port has sent them
+     * (it transmits from a queue): marks of (serial bytes queued after a
+     * released line, released count through that line's newline). The
+     * backup re-shows what was released but not shown when it goes live:
+     * duplicates, never gaps. */
+    struct { uint64_t serial_pos, count; } shown_mark[SEGS];
+    unsigned mark_head, mark_tail;
+    uint64_t con_shown;
     struct { uint64_t tag, end; } seg[SEGS];
     unsigned seg_head, seg_tail;
     /* Primary: the backup's progress and the throttle. The lag is the age
@@ -159,8 +168,16 @@ static void emit_live(uint8_t b)
 static void release_upto(uint64_t end)
 {
     while (F.con_released < end) {
-        emit_live(F.hold[F.con_released % HOLD_BYTES]);
+        uint8_t b = F.hold[F.con_released % HOLD_BYTES];
+        emit_live(b);
         F.con_released++;
+        if (b == '\n') {
+            if (F.mark_tail - F.mark_head == SEGS)
+                F.mark_head++; /* the oldest mark goes: its line counts later */
+            F.shown_mark[F.mark_tail % SEGS].serial_pos = serial_queued();
+            F.shown_mark[F.mark_tail % SEGS].count = F.con_released;
+            F.mark_tail++;
+        }
     }
 }
 
@@ -252,7 +269,11 @@ static void pump(void)
          * channel's usual pace. So does the log's end. */
         uint64_t flags = F.con_total > F.con_released || F.st == PS_ENDING ? LOG_ACK_NOW : 0;
         memcpy(F.msg, &F.sent_abs, 8);
-        memcpy(F.msg + 8, &F.con_released, 8);
+        while (F.mark_head != F.mark_tail && F.shown_mark[F.mark_head % SEGS].serial_pos <= serial_sent()) {
+            F.con_shown = F.shown_mark[F.mark_head % SEGS].count;
+            F.mark_head++;
+        }
+        memcpy(F.msg + 8, &F.con_shown, 8);
         memcpy(F.msg + 16, &flags, 8);
         memcpy(F.msg + LOG_MSG_HEAD, F.log.buf + F.log.start, n);
         uint64_t seq = chan_send(MSG_LOG, F.msg, (uint32_t)(LOG_MSG_HEAD + n));

@@ -14,6 +14,10 @@ bool serial_present(void);
 void serial_write(const char *s, size_t n);
 /* Wait until the UART has sent everything (before power-off). */
 void serial_flush(void);
+/* Bytes put in the transmit queue, and those the UART has taken, since
+ * boot (equal when there is no UART): a byte counts as shown once sent. */
+uint64_t serial_queued(void);
+uint64_t serial_sent(void);
 
 struct bootinfo;
 void fbcon_init(const struct bootinfo *bi);
