@@ -449,11 +449,12 @@ static bool rep_slice(void *ctx, struct vm *vm)
                 o.mtf = true;
         }
         vm_new_point(vm);
-        uint64_t before = P.backend == LM_EMULATOR ? landmark_icount(vm, P.backend) : 0;
+        bool timed = P.backend == LM_EMULATOR && o.preempt_ticks && o.preempt_ticks != ~0ull;
+        uint64_t before = timed ? landmark_icount(vm, P.backend) : 0;
         enum run_result res = vcpu_run(v, &o);
         if (res == RUN_STOPPED)
             break;
-        if (P.backend == LM_EMULATOR && o.preempt_ticks && o.preempt_ticks != ~0ull)
+        if (timed)
             P.timer_stuck_at = landmark_icount(vm, P.backend) == before ? before : ~0ull;
         if (res == RUN_HALTED) {
             /* Halted: the recorder's wake-up is a TIME at this exit. */

@@ -8,8 +8,8 @@
  * small on purpose (2 KiB, under 0.2 s of the line): output that comes
  * faster than the line carries it waits for the line as before, so the
  * console never trails the guest by more than that. Nothing is dropped;
- * serial_flush() (power-off, halt, panic) drains it all. The wait per byte
- * is bounded, so a board without a working UART slows the log down but
+ * serial_flush() (power-off, halt, panic) drains it all. The wait is
+ * bounded: a UART that stops taking bytes is dropped as if absent, so it
  * never hangs the hypervisor. */
 #include "console.h"
 #include "cpu.h"
@@ -61,7 +61,7 @@ uint64_t serial_sent(void) { return present ? sent : 0; }
 /* Give the UART what it can take now (a FIFO's worth when it is empty). */
 static bool drain_some(void)
 {
-    if (sent == queued || !(inb(COM1 + LSR) & LSR_THRE))
+    if (!present || sent == queued || !(inb(COM1 + LSR) & LSR_THRE))
         return false;
     for (unsigned i = 0; i < burst && sent < queued; i++, sent++)
         outb(COM1 + THR, (uint8_t)queue[sent % QUEUE]);
@@ -76,13 +76,18 @@ static void drain_wait(void)
             return;
         pause();
     }
-    sent++; /* a stuck UART: give the byte up rather than hang */
+    /* A UART that takes nothing for this long is broken: from now on the
+     * console has no serial port (nothing hangs on it, and the FT pair
+     * stops counting its output as shown on it). */
+    present = false;
 }
 
 static void put(char c)
 {
-    while (queued - sent >= QUEUE)
+    while (present && queued - sent >= QUEUE)
         drain_wait();
+    if (!present)
+        return;
     queue[queued % QUEUE] = c;
     queued++;
 }
@@ -106,7 +111,7 @@ void serial_flush(void)
     if (!present)
         return;
     uint64_t flags = irq_save();
-    while (sent < queued)
+    while (present && sent < queued)
         drain_wait();
     irq_restore(flags);
     for (int i = 0; i < 1000000 && !(inb(COM1 + LSR) & LSR_TEMT); i++)
