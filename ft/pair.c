@@ -4,20 +4,24 @@
  * primary ([pair] primary, default the first [host]) records the guest
  * (ft/record.c) and streams the log over the logging channel
  * (net/channel.c); the backup boots the same guest and replays the log as
- * it arrives (ft/replay.c, live). Messages (channel types 17-21):
+ * it arrives (ft/replay.c, live). Messages (channel types 17-24; the
+ * payloads are in docs/ARCHITECTURE.md):
  *
- *   OFFER    primary -> backup  [u64 virtual TSC Hz][u64 RTC epoch]: the
+ *   OFFER    primary -> backup  the virtual TSC rate and RTC epoch: the
  *                               backup boots its guest with these
- *   READY    backup -> primary  the backup's guest config digest (32 bytes)
- *                               and its initial state digest (16)
- *   START    primary -> backup  the pair epoch (u64): protection begins
- *   LOG      primary -> backup  [u64 log offset][u64 console bytes released]
- *                               then whole log frames
- *   PROGRESS backup -> primary  [u64 replayed virtual time][u64 log bytes
- *                               received][u64 console bytes replayed][u64 1
- *                               if it waits at the end of what arrived]
+ *   READY    backup -> primary  the backup's guest config digest and its
+ *                               initial state digest
+ *   START    primary -> backup  the pair epoch: protection begins
+ *   LOG      primary -> backup  whole log frames, with the console bytes
+ *                               the primary has shown
+ *   MARK     primary -> backup  how far the log sent so far reaches (exit
+ *                               ordinal, instruction count): the replay
+ *                               runs ahead to it between frames
+ *   PROGRESS backup -> primary  log bytes replayed, and whether the replay
+ *                               waits at the end of what arrived
  *   LEAVE    either way         text: this host stops following the other
  *                               (divergence, a foreign guest, lost peer)
+ *   DIVERGED backup -> primary  the exit where the replay diverged
  *
  * Output rule: the guest's console bytes on the primary are held until the
  * backup has acknowledged (the channel's acks) every log frame written
@@ -31,7 +35,7 @@
  * backup goes live only if granted; the primary releases its held output
  * and runs unprotected only if granted, and stops its guest if the backup
  * was granted. Bounded lag: the primary's guest does not run while the
- * backup's replay trails by more than max_lag_ms of virtual time or the
+ * backup's replay trails by more than max_lag_ms of host time or the
  * unacknowledged log or held output pass their bounds. */
 #include "rr.h"
 #include "engine.h"
@@ -59,6 +63,7 @@
 #define MSG_LEAVE (CHAN_TYPE_USER + 5)
 #define MSG_OFFER (CHAN_TYPE_USER + 6)
 #define MSG_DIVERGED (CHAN_TYPE_USER + 7)
+#define MSG_MARK (CHAN_TYPE_USER + 8)
 
 #define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
 #define LOG_MSG_HEAD 24
@@ -70,6 +75,7 @@
 #define INFLIGHT 8192             /* LOG messages not yet acknowledged */
 #define PROGRESS_MS 50
 #define FLUSH_NS 10000000ull      /* frames close at least every 10 ms (and after output) */
+#define MARK_MS 10                /* MARK at most this often */
 #define NAG_MS 5000
 #define LAG_BINS 1024             /* lag histogram: 1 ms bins, the last one open */
 #define WRITTEN 8192              /* when the log reached each length (lag) */
@@ -130,6 +136,7 @@ static struct {
     struct { uint64_t bytes, ns; } written[WRITTEN];
     unsigned wr_head, wr_tail;
     uint64_t throttled_ns, throttle_since, throttles;
+    uint64_t mark_exit, mark_icount, mark_complete, mark_ms; /* the last MARK sent */
     bool throttling;
     bool guest_ended; /* the recorder wrote END */
     uint64_t lag_hist[LAG_BINS], lag_samples;
@@ -301,6 +308,28 @@ static void on_acked(void *ctx, uint64_t seq)
     }
     if (holding())
         release_acked(false);
+}
+
+/* Tell the backup how far the log it has reaches, once everything written
+ * is sent: between frames (10 ms apart, or none while the guest runs
+ * without events) its replay runs ahead to that point instead of waiting
+ * for the next sync exit's records. */
+static void send_mark(void)
+{
+    uint64_t m[3], now = now_ms();
+    bool complete;
+    if (now - F.mark_ms < MARK_MS || F.sent_abs != recorder_log_bytes() ||
+        !recorder_position(&m[0], &m[1], &complete))
+        return;
+    m[2] = complete;
+    if (m[0] == F.mark_exit && m[1] == F.mark_icount && m[2] == F.mark_complete)
+        return;
+    if (chan_send(MSG_MARK, m, sizeof(m))) {
+        F.mark_exit = m[0];
+        F.mark_icount = m[1];
+        F.mark_complete = m[2];
+        F.mark_ms = now;
+    }
 }
 
 /* Note the log's length and when it was reached (each main-loop pass). */
@@ -534,8 +563,10 @@ static void replay_over(struct vm *vm)
     }
     struct rr_totals t;
     replayer_totals(&t);
-    log_info("pair", "the guest ended on the primary and here identically (%llu records, %llu instructions)",
-             (unsigned long long)t.records, (unsigned long long)t.icount);
+    log_info("pair", "the guest ended on the primary and here identically (%llu records, %llu instructions; "
+                     "%llu waits for the log, %llu runs ahead to the primary's mark)",
+             (unsigned long long)t.records, (unsigned long long)t.icount, (unsigned long long)replayer_waits(),
+             (unsigned long long)replayer_ahead_runs());
     /* The primary releases its last output on our acknowledgement: send
      * it before going (backup_poll()). */
     set_state(PS_ENDING);
@@ -696,6 +727,11 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
         F.peer_boot = chan_peer_boot();
     } else if (type == MSG_LOG && F.epoch) {
         bk_log(data, len);
+    } else if (type == MSG_MARK && len == 24 && F.replay_started && F.st == PS_REPLAYING) {
+        /* Sent after the LOG messages it covers (the channel keeps order). */
+        uint64_t m[3];
+        memcpy(m, data, sizeof(m));
+        replayer_set_mark(m[0], m[1], m[2] & 1);
     }
 }
 
@@ -757,6 +793,8 @@ static void primary_poll(void)
         recorder_flush_due();
         note_written();
         pump();
+        if (F.st == PS_PROTECTED)
+            send_mark();
     }
     if (F.st == PS_PROTECTED || F.st == PS_ENDING) {
         uint64_t hb = 0, ch = 0;

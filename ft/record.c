@@ -49,6 +49,12 @@ static struct {
      * the backup's ack of the frame, so it must not wait for the timer). */
     bool flush_on_output;
     uint64_t produced; /* log bytes written since the header's first, in all */
+    /* The guest's position (sync exits, instruction count) when the last
+     * frame closed: the memory log holds every record before it, and all
+     * of that exit's records too if the frame closed between two runs
+     * (clean), not while an exit or event was being recorded. */
+    uint64_t closed_exit, closed_icount;
+    bool closed_clean;
     bool ended;        /* END is written */
     uint64_t regs[REG_RING][17];
     struct rr_state_block blocks[STATE_RING];
@@ -94,8 +100,9 @@ void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN])
     done_for = vm;
 }
 
-/* Close the frame in progress into the memory log and open the next. */
-static void flush_frame(void)
+/* Close the frame in progress into the memory log and open the next;
+ * clean: the vCPU is between two runs, its records all written. */
+static void close_frame(bool clean)
 {
     size_t size;
     if (log_frame_end(&R.enc, &size) != LOG_OK)
@@ -114,6 +121,9 @@ static void flush_frame(void)
         memcpy(R.out->buf + R.out->len, R.frame, size);
         R.out->len += size;
         R.produced += size;
+        R.closed_exit = R.vm->vcpu.sync_exits;
+        R.closed_icount = landmark_icount(R.vm, R.backend);
+        R.closed_clean = clean;
     }
     log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
     R.frame_has_records = false;
@@ -124,9 +134,27 @@ void recorder_set_flush_on_output(bool on) { R.flush_on_output = on; }
 void recorder_flush_due(void)
 {
     if (!R.ended && R.flush_ns && R.frame_has_records && clock_ns() - R.frame_start_ns >= R.flush_ns)
-        flush_frame();
+        close_frame(true);
 }
 uint64_t recorder_log_bytes(void) { return R.produced; }
+
+bool recorder_position(uint64_t *exit, uint64_t *icount, bool *exit_complete)
+{
+    if (!R.vm || R.ended || R.backend != LM_EMULATOR || R.out->overflowed)
+        return false;
+    if (!R.frame_has_records) {
+        /* Nothing waits in the open frame: the log is complete up to the
+         * guest's position now (called between two runs; a record still
+         * to come, e.g. the next injection, is at this position or later). */
+        R.closed_exit = R.vm->vcpu.sync_exits;
+        R.closed_icount = landmark_icount(R.vm, R.backend);
+        R.closed_clean = true;
+    }
+    *exit = R.closed_exit;
+    *icount = R.closed_icount;
+    *exit_complete = R.closed_clean;
+    return true;
+}
 vtime_t recorder_vtime(void) { return R.t.vtime; }
 
 static void put(const struct log_record *r)
@@ -135,7 +163,7 @@ static void put(const struct log_record *r)
         return; /* the log has its END */
     int e = log_put(&R.enc, r);
     if (e == LOG_ERR_FULL) {
-        flush_frame();
+        close_frame(false);
         e = log_put(&R.enc, r);
     }
     if (e != LOG_OK) {
@@ -258,7 +286,7 @@ static void output_record(struct vm *vm)
         R.out_crc = 0;
         R.line_done = false;
         if (R.flush_on_output)
-            flush_frame();
+            close_frame(false);
     }
 }
 
@@ -270,7 +298,7 @@ static void rec_after(void *ctx, struct vm *vm)
         return;
     output_record(vm);
     if (R.flush_ns && R.frame_has_records && clock_ns() - R.frame_start_ns >= R.flush_ns)
-        flush_frame();
+        close_frame(false);
     if (!vm_time_read(vm))
         return;
     if (R.digest_every && R.t.points % R.digest_every == 0)
@@ -305,7 +333,7 @@ static void rec_exited(void *ctx, enum vcpu_stop why, int code, const char *text
     r.exit = vm->vcpu.sync_exits;
     r.reason = rr_end_reason(why);
     put(&r);
-    flush_frame();
+    close_frame(false);
     R.ended = true;
     R.t.exits = vm->vcpu.sync_exits;
     R.t.icount = landmark_icount(vm, R.backend);
@@ -356,6 +384,8 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     R.flush_on_output = false;
     R.ended = false;
     R.frame_has_records = false;
+    R.closed_exit = R.closed_icount = 0;
+    R.closed_clean = false;
     out->start = out->len = 0;
     out->overflowed = false;
     vm_events_current(&live_events, &live_events_ctx);

@@ -49,6 +49,12 @@ static struct {
     size_t scout_pos;
     uint64_t scout_exit;
     bool scout_end;
+    /* The primary's position (recorder_position()) with the log up to it
+     * here: the guest may run ahead to it while the next sync exit's
+     * records are still on their way. */
+    uint64_t mark_exit, mark_icount;
+    bool mark_complete;
+    uint64_t ahead_runs; /* runs the mark allowed */
     uint64_t waits; /* slices that found the log not yet far enough */
     bool waiting;   /* the last slice stopped for that */
     /* Go-live (replayer_drain()): the log will not grow; replay what
@@ -87,6 +93,45 @@ static void scout(void)
 void replayer_set_live(bool live)
 {
     P.live = live;
+}
+
+void replayer_set_mark(uint64_t exit, uint64_t icount, bool exit_complete)
+{
+    if (exit > P.mark_exit || (exit == P.mark_exit && icount > P.mark_icount) ||
+        (exit == P.mark_exit && icount == P.mark_icount && exit_complete)) {
+        P.mark_exit = exit;
+        P.mark_icount = icount;
+        P.mark_complete = exit_complete;
+    }
+}
+
+uint64_t replayer_ahead_runs(void) { return P.ahead_runs; }
+
+/* Live, emulator backend, while the log has no record past the next sync
+ * exit: the run the primary's mark allows. A free run when the mark shows
+ * the primary past that exit with its records all sent; else, at the
+ * mark's exit, a timer run to APPROACH_MARGIN instructions short of the
+ * mark, so that the timer's overshoot stays before any record still to
+ * come. False when neither applies. */
+static bool ahead_of_log(struct vm *vm, struct run_opts *o)
+{
+    uint64_t e = vm->vcpu.sync_exits;
+    if (P.backend != LM_EMULATOR || P.mark_exit < e)
+        return false;
+    if (P.mark_exit > e + 1 || (P.mark_exit == e + 1 && P.mark_complete)) {
+        o->preempt_ticks = ~0ull;
+        o->mtf = false;
+        P.ahead_runs++;
+        return true;
+    }
+    uint64_t cur = landmark_icount(vm, P.backend);
+    if (P.mark_exit != e || cur == P.timer_stuck_at ||
+        P.mark_icount < cur + APPROACH_MARGIN + (1ull << vm->preempt_shift))
+        return false;
+    o->preempt_ticks = (P.mark_icount - APPROACH_MARGIN - cur) >> vm->preempt_shift;
+    o->mtf = false;
+    P.ahead_runs++;
+    return true;
 }
 
 uint64_t replayer_waits(void) { return P.waits; }
@@ -373,23 +418,35 @@ static bool rep_slice(void *ctx, struct vm *vm)
         }
     }
     for (int i = 0; i < 256 && v->stop == VCPU_RUNNING; i++) {
+        /* A free run may end at the next synchronous exit, which may read
+         * time and be followed by OUTPUT and STATE records: it starts only
+         * when a record past that exit (or the END) has arrived; the log is
+         * in exit order, so that exit's records are all here. Runs bounded
+         * short of a record that is here, or of the primary's mark, need
+         * no such wait. */
+        bool hold = false;
         if (P.live && !P.drained) {
-            /* A run may end at the next synchronous exit, which may read
-             * time and be followed by OUTPUT and STATE records: enter only
-             * when a record past that exit (or the END) has arrived; the
-             * log is in exit order, so that exit's records are all here. */
             scout();
-            if (!P.scout_end && P.scout_exit < v->sync_exits + 2) {
-                P.waits++;
-                P.waiting = true;
-                break;
-            }
-            P.waiting = false;
+            hold = !P.scout_end && P.scout_exit < v->sync_exits + 2;
         }
         check_after();
         if (v->stop != VCPU_RUNNING)
             break;
         const struct log_record *r = peek_rec();
+        struct run_opts o = { .preempt_ticks = ~0ull, .mtf = false };
+        bool near_async = r && r->type == LOG_REC_ASYNC && r->exit == v->sync_exits && P.backend == LM_EMULATOR;
+        if (hold && !near_async) {
+            if (!ahead_of_log(vm, &o)) {
+                P.waits++;
+                P.waiting = true;
+                break;
+            }
+            P.waiting = false;
+            if (!r || o.preempt_ticks != ~0ull)
+                goto run;
+            /* The next exit's records are all here: as if not held. */
+        }
+        P.waiting = false;
         if (!r && P.live && P.drained && !P.diverged && !P.damaged) {
             /* Every record that arrived is replayed: the guest stands
              * where the log ends, between two event points. */
@@ -400,6 +457,8 @@ static bool rep_slice(void *ctx, struct vm *vm)
             return true;
         }
         if (!r && P.live) {
+            if (!P.drained && ahead_of_log(vm, &o))
+                goto run;
             P.waits++;
             P.waiting = true;
             break;
@@ -408,7 +467,6 @@ static bool rep_slice(void *ctx, struct vm *vm)
             vcpu_stop(v, VCPU_STOP_PAUSED, "replay consumed the whole log");
             break;
         }
-        struct run_opts o = { .preempt_ticks = ~0ull, .mtf = false };
         if (r->type == LOG_REC_ASYNC && P.backend == LM_PMU) {
             int a = pmu_approach(vm, r, &o);
             if (a < 0)
@@ -448,6 +506,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
             else
                 o.mtf = true;
         }
+    run:
         vm_new_point(vm);
         bool timed = P.backend == LM_EMULATOR && o.preempt_ticks && o.preempt_ticks != ~0ull;
         uint64_t before = timed ? landmark_icount(vm, P.backend) : 0;

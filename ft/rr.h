@@ -72,6 +72,12 @@ void recorder_set_flush_on_output(bool on);
 /* Log bytes written into the memory log since recorder_start(), header
  * included: the absolute log offset the pair's acknowledgements refer to. */
 uint64_t recorder_log_bytes(void);
+/* Emulator backend, called between two runs: a position of the guest
+ * (sync-exit ordinal, instruction count) such that the memory log holds
+ * every record before it, and every record of that exit too if
+ * *exit_complete; records still to come are at or after it. False when
+ * there is none to give. */
+bool recorder_position(uint64_t *exit, uint64_t *icount, bool *exit_complete);
 vtime_t recorder_vtime(void); /* virtual time of the last event point */
 /* The recorded registers (RIP, then the 16 GPRs) at event point i, when
  * still kept; for divergence reports. */
@@ -87,6 +93,11 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
 /* The log is still arriving (true: wait for more at its end, and run the
  * guest only as far as the log reaches) or complete (false, the default). */
 void replayer_set_live(bool live);
+/* The primary's recorder_position(), received with the log up to it: the
+ * live replay may run the guest ahead to just short of it, and on to the
+ * next exit if that exit's records are all here. */
+void replayer_set_mark(uint64_t exit, uint64_t icount, bool exit_complete);
+uint64_t replayer_ahead_runs(void);
 uint64_t replayer_waits(void); /* times a live replay waited for more log */
 bool replayer_waiting(void);   /* it has replayed all it can of what arrived */
 vtime_t replayer_vtime(void);   /* virtual time of the last replayed point */

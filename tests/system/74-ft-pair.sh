@@ -182,7 +182,7 @@ on "$WORK/ok.beta.serial"
 expect "beta: the backup" 'pair: this host is the backup of alpha'
 expect "beta: boots the guest as alpha's" "pair: guest booted as alpha's \\(virtual TSC [0-9]+ Hz, RTC epoch [0-9]+\\): ready for the log"
 expect "beta: replays the log as it arrives" 'pair: replaying alpha.s log as it arrives'
-expect "beta: the replay is identical to the end" 'pair: the guest ended on the primary and here identically \([0-9]+ records, [0-9]+ instructions\)'
+expect "beta: the replay is identical to the end" 'pair: the guest ended on the primary and here identically \([0-9]+ records, [0-9]+ instructions; [0-9]+ waits for the log, [0-9]+ runs ahead to the primary.s mark\)'
 expect_not "beta: shows none of the guest's output" 'guest: seq'
 expect_not "beta: never went live" 'LIVE'
 expect "beta: a connection from a third host is refused and logged" "channel: connection from $NET\\.254, which is not the peer: refused"
