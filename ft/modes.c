@@ -19,6 +19,7 @@
 #include "sink.h"
 #include "engine.h"
 #include "../vmm/vm.h"
+#include "../vmm/vdisk.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/layout.h"
@@ -56,6 +57,21 @@ static void end(bool good, const char *what)
 }
 
 static bool next_backend(struct vm *vm);
+
+/* The guest's disk as the recording found it (each run starts there). */
+static bool rewind_disk(void)
+{
+    uint64_t blocks;
+    if (vdisk_rewind(&blocks)) {
+        log_error("selfcheck", "the guest's disk cannot be brought back to its start (host memory ran out while "
+                               "keeping its original blocks)");
+        return false;
+    }
+    if (blocks)
+        log_info("selfcheck", "the guest's disk is back as it started (%llu blocks of 4 KiB restored)",
+                 (unsigned long long)blocks);
+    return true;
+}
 
 static void replayed(struct vm *vm)
 {
@@ -261,6 +277,10 @@ static void recorded(struct vm *vm)
         return;
     }
     log_info("selfcheck", "booting the guest again and replaying its log");
+    if (!rewind_disk()) {
+        end(false, NULL);
+        return;
+    }
     if (vm_boot(vm, true, err, sizeof(err))) {
         log_error("selfcheck", "cannot boot the guest again: %s", err);
         end(false, NULL);
@@ -420,6 +440,10 @@ static bool next_backend(struct vm *vm)
     vm_events_register(live_ev, live_ev_ctx);
     vm->in = live_in;
     vm->in_ctx = live_in_ctx;
+    if (!rewind_disk()) {
+        end(false, NULL);
+        return true;
+    }
     if (vm_boot(vm, true, err, sizeof(err))) {
         log_error("selfcheck", "cannot boot the guest again: %s", err);
         end(false, NULL);
@@ -481,6 +505,11 @@ static void modes_init(void)
         log_info("record", "connecting to the log sink at %u.%u.%u.%u:%u", cfg->record.sink_ip >> 24,
                  (cfg->record.sink_ip >> 16) & 255, (cfg->record.sink_ip >> 8) & 255, cfg->record.sink_ip & 255,
                  cfg->record.sink_port);
+        return;
+    }
+    if (mode == CFG_REC_SELFCHECK && vdisk_keep_original(why, sizeof(why))) {
+        log_error("selfcheck", "%s", why);
+        end(false, "cannot run");
         return;
     }
     start_recording(vm, mode == CFG_REC_SELFCHECK ? recorded : recorded_only);

@@ -17,6 +17,7 @@
 #include "../kernel/crc32c.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
+#include "../vmm/vdisk.h"
 #include "../kernel/layout.h"
 #include "../kernel/strutil.h"
 #include "../kernel/log.h"
@@ -85,11 +86,13 @@ void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN])
      * seconds of emulated CPU, and this digest only has to tell honest
      * configurations apart (the channel's HMAC guards against forgery). */
     struct {
-        uint64_t kernel_len, initrd_len, mem;
-        uint32_t kernel_crc, initrd_crc;
-    } b = { vm->config.kernel_len, vm->config.initrd_len, vm->mem.ram_bytes,
+        uint64_t kernel_len, initrd_len, mem, disk_len;
+        uint32_t kernel_crc, initrd_crc, disk_crc, pad;
+    } b = { vm->config.kernel_len, vm->config.initrd_len, vm->mem.ram_bytes, 0,
             crc32c(0, vm->config.kernel, vm->config.kernel_len),
-            vm->config.initrd ? crc32c(0, vm->config.initrd, vm->config.initrd_len) : 0 };
+            vm->config.initrd ? crc32c(0, vm->config.initrd, vm->config.initrd_len) : 0, 0, 0 };
+    /* The disk image too: the guest reads it (vmm/vdisk.h). */
+    b.disk_crc = vdisk_image_crc(&b.disk_len);
     struct sha256_ctx c;
     sha256_init(&c);
     sha256_update(&c, &b, sizeof(b));

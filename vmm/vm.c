@@ -1,6 +1,7 @@
 /* The VM's life: creation from the config, the run loop the vmm service
  * drives, and its end. */
 #include "vm.h"
+#include "vdisk.h"
 #include "vmcs.h"
 #include "loader.h"
 #include "vmcs.h"
@@ -175,6 +176,7 @@ int vm_boot(struct vm *vm, bool cold, char *err, size_t n)
         fmt_snprintf(err, n, "%s: %s", c->kernel_name, why);
         return -1;
     }
+    vdisk_attach(vm);
     if (st.mode == START_REAL_MODE)
         vcpu_set_real_mode(&vm->vcpu, (uint16_t)(st.entry >> 4), (uint16_t)(st.entry & 15), (uint16_t)st.stack);
     else

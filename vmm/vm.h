@@ -117,6 +117,7 @@ enum report_kind {
     REPORT_MEM_WRITE,
     REPORT_TSC_WRITE,
     REPORT_APIC_MOVE,
+    REPORT_DEVICE, /* a device model refused what the guest's driver did */
 };
 void vm_report_once(struct vm *vm, enum report_kind kind, uint64_t what, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -6,6 +6,7 @@
 #include "vmx_caps.h"
 #include "vmx.h"
 #include "vm.h"
+#include "vdisk.h"
 #include "vmcs.h"
 #include "../kernel/clock.h"
 #include "../kernel/cmos.h"
@@ -59,7 +60,14 @@ static void vmm_init(void)
         log_error("vmx", "%s", err);
         power_off("cannot enable VT-x");
     }
-    const struct bi_file *k = kernel_file("kernel"), *r = kernel_file("initrd");
+    const struct bi_file *k = kernel_file("kernel"), *r = kernel_file("initrd"), *d = kernel_file("disk");
+    if (d && vdisk_setup_memory(phys_to_virt(d->base), d->size, err, sizeof(err))) {
+        log_error("vmm", "%s: %s", cfg->guest.disk.path, err);
+        power_apply(cfg->debug.on_guest_exit, "guest could not start");
+    }
+    if (d)
+        log_info("vmm", "guest disk: %s, %llu sectors of 512 bytes, held in host memory; virtio-blk at PCI 00:%02x.0",
+                 cfg->guest.disk.path, (unsigned long long)(d->size / 512), GUEST_PCI_FIRST_SLOT);
     uint64_t epoch = cmos_unix_time();
     struct vm_config vc = {
         .kernel_name = cfg->guest.kernel.path,

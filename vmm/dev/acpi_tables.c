@@ -14,8 +14,8 @@
 #define OFF_XSDT 0x080
 #define OFF_FADT 0x100
 #define OFF_FACS 0x240 /* 64-byte aligned */
-#define OFF_DSDT 0x300
 #define OFF_MADT 0x400
+#define OFF_DSDT 0x800 /* up to the end of the area */
 
 static void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
@@ -53,19 +53,175 @@ static void gas_io(uint8_t *g, uint8_t bits, uint16_t port)
     put64(g + 4, port);
 }
 
+/* ---- AML (ACPI 6.5, chapter 20), just what the DSDT needs ---------------- */
+
+struct aml {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static void emit(struct aml *a, const void *b, size_t n)
+{
+    if (a->n + n <= a->cap)
+        memcpy(a->p + a->n, b, n);
+    a->n += n;
+}
+
+static void emit1(struct aml *a, uint8_t b) { emit(a, &b, 1); }
+
+static void emit_dword(struct aml *a, uint32_t v)
+{
+    emit1(a, 0x0c); /* DWordPrefix */
+    uint8_t b[4];
+    put32(b, v);
+    emit(a, b, 4);
+}
+
+/* PkgLength (20.2.4) of a package whose body is n bytes: the encoding
+ * counts its own bytes too. Writes it and returns its size. */
+static void emit_pkglen(struct aml *a, size_t body)
+{
+    if (body + 1 < 0x40) {
+        emit1(a, (uint8_t)(body + 1));
+        return;
+    }
+    size_t t = body + 2; /* two bytes cover up to 4095 */
+    emit1(a, (uint8_t)(0x40 | (t & 0x0f)));
+    emit1(a, (uint8_t)(t >> 4));
+}
+
+/* Wrap what was emitted since `at` into op + PkgLength (+ name). */
+static void wrap(struct aml *a, size_t at, const uint8_t *op, size_t oplen)
+{
+    uint8_t tmp[1024];
+    size_t body = a->n - at;
+    if (body > sizeof(tmp) || a->n > a->cap)
+        return;
+    memcpy(tmp, a->p + at, body);
+    a->n = at;
+    emit(a, op, oplen);
+    emit_pkglen(a, body);
+    emit(a, tmp, body);
+}
+
+static void name(struct aml *a, const char nm[4])
+{
+    emit1(a, 0x08); /* NameOp */
+    emit(a, nm, 4);
+}
+
+/* The PCI root bridge: bus 0, ports 0xCF8-0xCFF for configuration, the
+ * rest of the I/O space, the VGA hole and the memory between guest RAM and
+ * the I/O APIC as windows (Linux assigns BARs inside them), and the
+ * routing of each slot's INTA# to its GSI (PCI Firmware 3.0, 4.2; _PRT in
+ * ACPI 6.5, 6.2.13: GSI form, level-triggered, active-low). */
+static void pci_root(struct aml *a)
+{
+    size_t dev = a->n;
+    name(a, "_HID");
+    emit_dword(a, 0x030ad041); /* EisaId ("PNP0A03") */
+    name(a, "_UID");
+    emit1(a, 0x00);
+    name(a, "_BBN");
+    emit1(a, 0x00);
+    name(a, "_CRS");
+    size_t buf = a->n;
+    static const uint8_t bus[] = { 0x88, 0x0d, 0x00, 0x02, 0x0c, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0 };
+    static const uint8_t cfgio[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+    static const uint8_t io_lo[] = { 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x00, 0xf7, 0x0c, 0, 0, 0xf8, 0x0c };
+    static const uint8_t io_hi[] = { 0x88, 0x0d, 0x00, 0x01, 0x0c, 0x03, 0, 0, 0x00, 0x0d, 0xff, 0xff, 0, 0, 0x00, 0xf3 };
+    uint8_t mem[2][26];
+    const uint32_t win[2][2] = { { 0xa0000, 0xbffff }, { GUEST_PCI_WINDOW, GUEST_PCI_WINDOW_END } };
+    for (int i = 0; i < 2; i++) {
+        memset(mem[i], 0, sizeof(mem[i]));
+        mem[i][0] = 0x87; /* DWord Address Space Descriptor, 23 bytes follow */
+        mem[i][1] = 0x17;
+        mem[i][3] = 0x00; /* memory */
+        mem[i][4] = 0x0c; /* producer, MinFixed, MaxFixed */
+        mem[i][5] = 0x01; /* read-write, non-cacheable */
+        put32(mem[i] + 10, win[i][0]);
+        put32(mem[i] + 14, win[i][1]);
+        put32(mem[i] + 22, win[i][1] - win[i][0] + 1);
+    }
+    static const uint8_t end[] = { 0x79, 0x00 };
+    uint8_t res[sizeof(bus) + sizeof(cfgio) + sizeof(io_lo) + sizeof(io_hi) + sizeof(mem) + sizeof(end)];
+    size_t r = 0;
+#define ADD(x) (memcpy(res + r, x, sizeof(x)), r += sizeof(x))
+    ADD(bus);
+    ADD(cfgio);
+    ADD(io_lo);
+    ADD(io_hi);
+    ADD(mem);
+    ADD(end);
+#undef ADD
+    emit1(a, 0x0a); /* BufferSize: ByteConst */
+    emit1(a, (uint8_t)r);
+    emit(a, res, r);
+    static const uint8_t bufop[] = { 0x11 };
+    wrap(a, buf, bufop, 1);
+    name(a, "_PRT");
+    size_t prt = a->n;
+    emit1(a, GUEST_PCI_SLOTS);
+    for (unsigned s = 0; s < GUEST_PCI_SLOTS; s++) {
+        size_t e = a->n;
+        emit1(a, 4);
+        emit_dword(a, (GUEST_PCI_FIRST_SLOT + s) << 16 | 0xffff); /* any function of the slot */
+        emit1(a, 0x00);                                          /* INTA# */
+        emit1(a, 0x00);                                          /* no link device: */
+        emit1(a, 0x0a);
+        emit1(a, (uint8_t)(GUEST_PCI_FIRST_GSI + s)); /* a GSI */
+        static const uint8_t pkg[] = { 0x12 };
+        wrap(a, e, pkg, 1);
+    }
+    static const uint8_t pkg[] = { 0x12 };
+    wrap(a, prt, pkg, 1);
+    static const uint8_t devop[] = { 0x5b, 0x82, 'P', 'C', 'I', '0' };
+    /* DeviceOp PkgLength NameString: the name goes after the length. */
+    size_t body = a->n - dev;
+    uint8_t tmp[1024];
+    if (body <= sizeof(tmp) && a->n <= a->cap) {
+        memcpy(tmp, a->p + dev, body);
+        a->n = dev;
+        emit(a, devop, 2);
+        emit_pkglen(a, body + 4);
+        emit(a, devop + 2, 4);
+        emit(a, tmp, body);
+    }
+}
+
+size_t acpi_dsdt_aml(uint8_t *out, size_t cap)
+{
+    struct aml a = { out, 0, cap };
+    /* Name (_S5_, Package (4) {5, 5, 0, 0}): the sleep type platform.c
+     * treats as soft-off. */
+    static const uint8_t s5[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, PM_SLP_TYP_S5,
+                                  0x0a, PM_SLP_TYP_S5, 0x00, 0x00 };
+    emit(&a, s5, sizeof(s5));
+    /* Scope (\_SB) { Device (PCI0) { ... } } */
+    size_t sb = a.n;
+    pci_root(&a);
+    size_t body = a.n - sb;
+    uint8_t tmp[1024];
+    if (body <= sizeof(tmp) && a.n <= a.cap) {
+        memcpy(tmp, a.p + sb, body);
+        a.n = sb;
+        emit1(&a, 0x10); /* ScopeOp */
+        emit_pkglen(&a, body + 5);
+        emit(&a, "\\_SB_", 5);
+        emit(&a, tmp, body);
+    }
+    return a.n <= cap ? a.n : 0;
+}
+
 void acpi_tables_build(uint8_t buf[ACPI_TABLES_SIZE])
 {
     memset(buf, 0, ACPI_TABLES_SIZE);
     const uint32_t base = ACPI_TABLES_BASE;
 
-    /* DSDT: only Name (_S5_, Package (4) {5, 5, 0, 0}) — the sleep type
-     * that platform.c treats as soft-off. */
     uint8_t *dsdt = buf + OFF_DSDT;
-    static const uint8_t aml[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04, 0x0a, PM_SLP_TYP_S5,
-                                   0x0a, PM_SLP_TYP_S5, 0x00, 0x00 };
-    memcpy(dsdt + 36, aml, sizeof(aml));
-    header(dsdt, "DSDT", 36 + sizeof(aml), 2);
-    checksum(dsdt, 36 + sizeof(aml), 9);
+    size_t n = acpi_dsdt_aml(dsdt + 36, ACPI_TABLES_SIZE - OFF_DSDT - 36);
+    header(dsdt, "DSDT", (uint32_t)(36 + n), 2);
+    checksum(dsdt, 36 + n, 9);
 
     /* FACS (5.2.10): no checksum. */
     uint8_t *facs = buf + OFF_FACS;

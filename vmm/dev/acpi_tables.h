@@ -15,5 +15,8 @@
 /* Build RSDP, RSDT, XSDT, FADT, FACS, DSDT (with \_S5) and MADT into buf,
  * which the caller copies to ACPI_TABLES_BASE. Pure: unit-tested. */
 void acpi_tables_build(uint8_t buf[ACPI_TABLES_SIZE]);
+/* The DSDT's AML (\_S5, the PCI root bridge \_SB.PCI0): its length, or 0
+ * when cap is too small. */
+size_t acpi_dsdt_aml(uint8_t *out, size_t cap);
 
 #endif

@@ -6,6 +6,7 @@
 #include "../vm.h"
 #include "../guest_mem.h"
 #include "../../kernel/log.h"
+#include <string.h>
 
 
 static void route_isa(void *ctx, unsigned irq, int level)
@@ -15,6 +16,14 @@ static void route_isa(void *ctx, unsigned irq, int level)
         return;
     vpic_set_irq(&p->pic, irq, level);
     vioapic_set_irq(&p->ioapic, irq == 0 ? 2 : irq, level);
+}
+
+/* PCI INTx# wires are active-low (PCI 3.0, 2.2.6): an asserted line is a
+ * low I/O APIC input, which the _PRT's active-low polarity turns back. */
+static void route_pci(void *ctx, unsigned gsi, int asserted)
+{
+    struct platform *p = ctx;
+    vioapic_set_irq(&p->ioapic, gsi, !asserted);
 }
 
 static void pic_intr(void *ctx, unsigned irq, int level)
@@ -69,27 +78,38 @@ void platform_init(struct vm *vm, uint64_t epoch_seconds, bool cold)
     vioapic_mmio_write(&p->ioapic, VIOAPIC_IOWIN, 1u << 24);
     p->pm1_sts = p->pm1_en = 0;
     p->pm1_cnt = 1; /* SCI_EN: ACPI mode from the start (no SMI_CMD) */
-    p->pci_addr = 0;
+    for (unsigned i = 0; i < GUEST_PCI_SLOTS; i++) {
+        p->pci_intx[i] = (struct irq_out){ route_pci, p, GUEST_PCI_FIRST_GSI + i };
+        irq_out_set(&p->pci_intx[i], 0); /* the wire idles high */
+    }
+    vpci_init(&p->pci);
+    /* 00:00.0: an Intel 440FX host bridge, memory and bus master on. */
+    vpci_func_init(&p->host_bridge, 0x8086, 0x1237, 0x060000, 2, 0, 0);
+    p->host_bridge.cfg[PCI_COMMAND] = PCI_CMD_MEM | PCI_CMD_MASTER;
+    memset(p->host_bridge.wmask, 0, sizeof(p->host_bridge.wmask));
+    vpci_attach(&p->pci, 0, &p->host_bridge);
+    p->has_blk = false;
+    p->blk_reported = 0;
     p->port92 = 0;
     p->request = PLAT_REQ_NONE;
 }
 
-/* ---- PCI configuration space: one host bridge, 00:00.0 --------------- */
-
-static uint32_t pci_read(struct platform *p, unsigned off)
+static int vm_mem_read(void *ctx, uint64_t gpa, void *dst, size_t n) { return guest_read(&((struct vm *)ctx)->mem, gpa, dst, n); }
+static int vm_mem_write(void *ctx, uint64_t gpa, const void *src, size_t n)
 {
-    uint32_t a = p->pci_addr;
-    if (!(a & 0x80000000u) || ((a >> 8) & 0xffff) != 0)
-        return ~0u; /* bus 0, device 0, function 0 only */
-    uint32_t reg = a & 0xfc, v;
-    switch (reg) {
-    case 0x00: v = 0x12378086; break; /* Intel 440FX host bridge */
-    case 0x04: v = 0x00000006; break; /* memory + bus master */
-    case 0x08: v = 0x06000002; break; /* class 06/00/00, revision 2 */
-    case 0x0c: v = 0x00000000; break; /* header type 0 */
-    default: v = 0; break;
-    }
-    return v >> (8 * (off & 3));
+    return guest_write(&((struct vm *)ctx)->mem, gpa, src, n);
+}
+
+void platform_add_disk(struct vm *vm, uint64_t sectors, bool read_only, const struct vblk_backend *backend,
+                       uint8_t *const bounce[VBLK_SLOTS])
+{
+    struct platform *p = &vm->plat;
+    struct vmem m = { vm_mem_read, vm_mem_write, vm };
+    unsigned slot = GUEST_PCI_FIRST_SLOT;
+    vblk_init(&p->blk, sectors, read_only, "ftvisor-disk", GUEST_PCI_BAR(slot), GUEST_PCI_FIRST_GSI, &p->pci_intx[0],
+              &m, backend, bounce);
+    vpci_attach(&p->pci, slot, &p->blk.dev.pci);
+    p->has_blk = true;
 }
 
 /* ---- ports -------------------------------------------------------------- */
@@ -124,8 +144,6 @@ static uint8_t in8(struct vm *vm, uint16_t port)
     default:
         if (port >= 0x3f8 && port <= 0x3ff)
             return vuart_read(&p->com1, port - 0x3f8);
-        if (port >= 0xcfc && port <= 0xcff)
-            return (uint8_t)pci_read(p, port - 0xcfc);
         if (port >= PORT_PM_BASE && port < PORT_PM_BASE + 0x10) {
             unsigned off = port - PORT_PM_BASE;
             if (off < 2)
@@ -183,8 +201,6 @@ static void out8(struct vm *vm, uint16_t port, uint8_t v)
         vuart_write(&p->com1, port - 0x3f8, v);
         return;
     }
-    if (port >= 0xcfc && port <= 0xcff)
-        return; /* the host bridge's registers are read-only here */
     if (port == 0xcfb)
         return; /* Linux's type-1 probe writes here; nothing to do */
     if (port >= PORT_PM_BASE && port < PORT_PM_BASE + 0x10) {
@@ -208,12 +224,8 @@ static void out8(struct vm *vm, uint16_t port, uint8_t v)
 
 void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val)
 {
-    if (size == 4 && port == 0xcf8) {
-        *val = vm->plat.pci_addr;
-        return;
-    }
-    if (size == 4 && port == 0xcfc) {
-        *val = pci_read(&vm->plat, 0);
+    if ((port == 0xcf8 && size == 4) || (port >= 0xcfc && port + size <= 0xd00)) {
+        vpci_port_in(&vm->plat.pci, port, size, val);
         return;
     }
     if (size == 4 && port == PORT_PM_BASE + 8) {
@@ -230,8 +242,8 @@ void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val)
 
 void platform_io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val)
 {
-    if (size == 4 && port == 0xcf8) {
-        vm->plat.pci_addr = val & 0x80fffffcu;
+    if ((port == 0xcf8 && size == 4) || (port >= 0xcfc && port + size <= 0xd00)) {
+        vpci_port_out(&vm->plat.pci, port, size, val);
         return;
     }
     for (unsigned i = 0; i < size; i++)
@@ -269,6 +281,15 @@ void platform_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
             vioapic_mmio_write(&p->ioapic, off, (uint32_t)*val);
         else
             *val = vioapic_mmio_read(&p->ioapic, off);
+        return;
+    }
+    if (vpci_mmio(&p->pci, gpa, size, write, val)) {
+        if (p->has_blk && p->blk.dev.broken && p->blk.dev.refused != p->blk_reported) {
+            p->blk_reported = p->blk.dev.refused;
+            vm_report_once(vm, REPORT_DEVICE, p->blk_reported,
+                           "the guest's virtio-blk driver: %s; the device stops until the driver resets it",
+                           p->blk.dev.broken);
+        }
         return;
     }
     /* Nothing decodes this address: an unclaimed bus cycle reads all ones

@@ -13,6 +13,8 @@
 #include "rtc.h"
 #include "lapic.h"
 #include "ioapic.h"
+#include "pci.h"
+#include "virtio_blk.h"
 
 struct vm;
 
@@ -21,6 +23,17 @@ struct vm;
 #define PORT_PM_BASE 0x600 /* PM1a_EVT 0x600, PM1a_CNT 0x604, PM_TMR 0x608 */
 #define PM_SLP_TYP_S5 5
 #define GUEST_SCI_IRQ 9
+
+/* The PCI bus: the host bridge at slot 0, virtio devices from slot 3, each
+ * slot's INTA# on its own I/O APIC input from 16 (level, active low, as
+ * the DSDT's _PRT says); BARs in the window between low RAM and the I/O
+ * APIC, where firmware would have put them. */
+#define GUEST_PCI_WINDOW 0xc0000000u
+#define GUEST_PCI_WINDOW_END 0xfebfffffu
+#define GUEST_PCI_FIRST_SLOT 3
+#define GUEST_PCI_SLOTS 2
+#define GUEST_PCI_FIRST_GSI 16
+#define GUEST_PCI_BAR(slot) (0xfe000000u + 0x10000u * (slot))
 
 enum platform_request { PLAT_REQ_NONE, PLAT_REQ_POWEROFF, PLAT_REQ_RESET };
 
@@ -32,9 +45,14 @@ struct platform {
     struct vlapic lapic;
     struct vioapic ioapic;
     struct irq_out isa_irq[16];
+    struct irq_out pci_intx[GUEST_PCI_SLOTS];
     struct irq_out pic_intr;
     uint16_t pm1_sts, pm1_en, pm1_cnt;
-    uint32_t pci_addr;
+    struct vpci_bus pci;
+    struct vpci_func host_bridge;
+    struct vblk blk;
+    bool has_blk;
+    uint64_t blk_reported; /* refusals already reported */
     uint8_t port92, port61_shadow;
     enum platform_request request;
     vtime_t next_deadline;
@@ -44,6 +62,10 @@ struct platform {
 /* cold: power-on. A reset (cold = false) keeps the battery-backed RTC and
  * CMOS RAM, as on a PC. */
 void platform_init(struct vm *vm, uint64_t epoch_seconds, bool cold);
+/* The guest's disk (virtio-blk in slot GUEST_PCI_FIRST_SLOT), after
+ * platform_init(); bounce: VBLK_SLOTS buffers of VBLK_MAX_BYTES. */
+void platform_add_disk(struct vm *vm, uint64_t sectors, bool read_only, const struct vblk_backend *backend,
+                       uint8_t *const bounce[VBLK_SLOTS]);
 void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val);
 void platform_io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val);
 /* Guest-physical accesses outside RAM. */

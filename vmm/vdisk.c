@@ -1,0 +1,129 @@
+/* The guest's disk on this host (vdisk.h). */
+#include "vdisk.h"
+#include "vm.h"
+#include "../kernel/crc32c.h"
+#include "../kernel/format.h"
+#include "../kernel/layout.h"
+#include "../kernel/pmm.h"
+#include <string.h>
+
+#define BLOCK 4096u
+
+static struct {
+    bool on;
+    uint8_t *image;
+    uint64_t sectors;
+    uint8_t *bounce[VBLK_SLOTS];
+    /* vdisk_keep_original(): each 4 KiB block's content before the first
+     * write (NULL: never written), in host pages. */
+    uint8_t **original;
+    uint64_t nblocks, saved;
+    bool keep, lost;
+} D;
+
+static void save_originals(uint64_t from, uint64_t bytes)
+{
+    for (uint64_t b = from / BLOCK; b <= (from + bytes - 1) / BLOCK && b < D.nblocks; b++) {
+        if (D.original[b])
+            continue;
+        uint64_t pa = pmm_try_alloc(1, 1);
+        if (!pa) {
+            D.lost = true;
+            continue;
+        }
+        D.original[b] = phys_to_virt(pa);
+        uint64_t n = (D.sectors * VBLK_SECTOR - b * BLOCK) < BLOCK ? D.sectors * VBLK_SECTOR - b * BLOCK : BLOCK;
+        memcpy(D.original[b], D.image + b * BLOCK, n);
+        D.saved++;
+    }
+}
+
+static void memory_submit(void *ctx, unsigned slot, const struct vblk_req *r)
+{
+    struct vm *vm = ctx;
+    uint8_t *at = D.image + r->sector * VBLK_SECTOR; /* the model checked the range */
+    if (r->type == VBLK_T_IN) {
+        memcpy(r->buf, at, r->bytes);
+    } else if (r->type == VBLK_T_OUT) {
+        if (D.keep && r->bytes)
+            save_originals(r->sector * VBLK_SECTOR, r->bytes);
+        memcpy(at, r->buf, r->bytes);
+    }
+    vblk_complete(&vm->plat.blk, slot, VBLK_S_OK);
+}
+
+int vdisk_keep_original(char *err, size_t n)
+{
+    if (!D.on || D.keep)
+        return 0;
+    D.nblocks = (D.sectors * VBLK_SECTOR + BLOCK - 1) / BLOCK;
+    uint64_t pages = (D.nblocks * sizeof(uint8_t *) + 4095) / 4096;
+    uint64_t pa = pmm_try_alloc(pages, 1);
+    if (!pa) {
+        fmt_snprintf(err, n, "no host memory to keep the disk's original content");
+        return -1;
+    }
+    D.original = phys_to_virt(pa);
+    memset(D.original, 0, pages * 4096);
+    D.keep = true;
+    return 0;
+}
+
+int vdisk_rewind(uint64_t *blocks)
+{
+    *blocks = 0;
+    if (!D.keep)
+        return 0;
+    for (uint64_t b = 0; b < D.nblocks; b++) {
+        if (!D.original[b])
+            continue;
+        uint64_t n = (D.sectors * VBLK_SECTOR - b * BLOCK) < BLOCK ? D.sectors * VBLK_SECTOR - b * BLOCK : BLOCK;
+        memcpy(D.image + b * BLOCK, D.original[b], n);
+        (*blocks)++;
+    }
+    return D.lost ? -1 : 0;
+}
+
+int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n)
+{
+    if (bytes < VBLK_SECTOR) {
+        fmt_snprintf(err, n, "the disk image has %llu bytes: less than one 512-byte sector",
+                     (unsigned long long)bytes);
+        return -1;
+    }
+    for (unsigned i = 0; i < VBLK_SLOTS; i++) {
+        if (!D.bounce[i]) {
+            uint64_t pa = pmm_try_alloc(VBLK_MAX_BYTES / 4096, 1);
+            if (!pa) {
+                fmt_snprintf(err, n, "no host memory for the disk's bounce buffers");
+                return -1;
+            }
+            D.bounce[i] = phys_to_virt(pa);
+        }
+    }
+    D.image = image;
+    D.sectors = bytes / VBLK_SECTOR;
+    D.on = true;
+    return 0;
+}
+
+bool vdisk_present(void) { return D.on; }
+
+uint32_t vdisk_image_crc(uint64_t *bytes)
+{
+    static bool done;
+    static uint32_t crc;
+    *bytes = D.on ? D.sectors * VBLK_SECTOR : 0;
+    if (!done && D.on)
+        crc = crc32c(0, D.image, D.sectors * VBLK_SECTOR);
+    done = true;
+    return crc;
+}
+
+void vdisk_attach(struct vm *vm)
+{
+    if (!D.on)
+        return;
+    struct vblk_backend be = { memory_submit, vm };
+    platform_add_disk(vm, D.sectors, false, &be, D.bounce);
+}

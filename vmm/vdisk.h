@@ -1,0 +1,37 @@
+/* The guest's disk on this host: what backs the virtio-blk device.
+ *
+ * For now one backend: the [guest] disk file, which the loader brought
+ * into host memory from the boot volume. Requests complete at once, during
+ * the guest's own exit, so a disk read is a pure function of the image and
+ * the guest's earlier writes: a replay (or the FT pair's backup, with its
+ * own copy of the same file) reads the same data without logging it. The
+ * image lives as long as this host runs: the guest's writes survive guest
+ * resets, not a host reboot. */
+#ifndef VMM_VDISK_H
+#define VMM_VDISK_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct vm;
+
+/* Back the guest's disk with bytes of host memory (a whole number of
+ * 512-byte sectors is used). 0, or -1 with the reason. */
+int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n);
+/* Attach the disk to a freshly initialised platform (each guest boot). */
+void vdisk_attach(struct vm *vm);
+bool vdisk_present(void);
+/* From now on keep each block's content before its first write, so that
+ * vdisk_rewind() can bring the disk back to it: for a self-check, which
+ * runs the guest from its start several times on one host. */
+int vdisk_keep_original(char *err, size_t n);
+/* The disk as it was at vdisk_keep_original(); *blocks: 4 KiB blocks
+ * restored. -1 when some originals could not be kept (no host memory). */
+int vdisk_rewind(uint64_t *blocks);
+/* The image's length and CRC32C as set up (computed once, before the guest
+ * writes to it): part of the guest's identity for record, replay and the
+ * pair. */
+uint32_t vdisk_image_crc(uint64_t *bytes);
+
+#endif
