@@ -17,10 +17,10 @@
 #include "../kernel/crc32c.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
-#include "../vmm/vdisk.h"
 #include "../kernel/layout.h"
 #include "../kernel/strutil.h"
 #include "../kernel/log.h"
+#include "../vmm/vdisk.h"
 #include "../kernel/sha256.h"
 #include <string.h>
 

@@ -457,8 +457,6 @@ static bool rep_slice(void *ctx, struct vm *vm)
             return true;
         }
         if (!r && P.live) {
-            if (!P.drained && ahead_of_log(vm, &o))
-                goto run;
             P.waits++;
             P.waiting = true;
             break;

@@ -107,17 +107,10 @@ int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n)
     return 0;
 }
 
-bool vdisk_present(void) { return D.on; }
-
 uint32_t vdisk_image_crc(uint64_t *bytes)
 {
-    static bool done;
-    static uint32_t crc;
     *bytes = D.on ? D.sectors * VBLK_SECTOR : 0;
-    if (!done && D.on)
-        crc = crc32c(0, D.image, D.sectors * VBLK_SECTOR);
-    done = true;
-    return crc;
+    return D.on ? crc32c(0, D.image, D.sectors * VBLK_SECTOR) : 0;
 }
 
 void vdisk_attach(struct vm *vm)

@@ -21,7 +21,6 @@ struct vm;
 int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n);
 /* Attach the disk to a freshly initialised platform (each guest boot). */
 void vdisk_attach(struct vm *vm);
-bool vdisk_present(void);
 /* From now on keep each block's content before its first write, so that
  * vdisk_rewind() can bring the disk back to it: for a self-check, which
  * runs the guest from its start several times on one host. */
@@ -29,9 +28,9 @@ int vdisk_keep_original(char *err, size_t n);
 /* The disk as it was at vdisk_keep_original(); *blocks: 4 KiB blocks
  * restored. -1 when some originals could not be kept (no host memory). */
 int vdisk_rewind(uint64_t *blocks);
-/* The image's length and CRC32C as set up (computed once, before the guest
- * writes to it): part of the guest's identity for record, replay and the
- * pair. */
+/* The image's length and CRC32C: part of the guest's identity for record,
+ * replay and the pair (rr_config_digest() takes it once, before the guest
+ * runs). */
 uint32_t vdisk_image_crc(uint64_t *bytes);
 
 #endif

@@ -2,20 +2,6 @@
 #include "pci.h"
 #include <string.h>
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-
 void vpci_init(struct vpci_bus *b) { memset(b, 0, sizeof(*b)); }
 
 void vpci_func_init(struct vpci_func *f, uint16_t vendor, uint16_t device, uint32_t class_code, uint8_t rev,
@@ -24,13 +10,13 @@ void vpci_func_init(struct vpci_func *f, uint16_t vendor, uint16_t device, uint3
     memset(f->cfg, 0, sizeof(f->cfg));
     memset(f->wmask, 0, sizeof(f->wmask));
     memset(f->bar_size, 0, sizeof(f->bar_size));
-    put16(f->cfg + PCI_VENDOR, vendor);
-    put16(f->cfg + PCI_VENDOR + 2, device);
-    put32(f->cfg + PCI_CLASS_REV, class_code << 8 | rev);
-    put16(f->cfg + PCI_SUBSYS, subsys_vendor);
-    put16(f->cfg + PCI_SUBSYS + 2, subsys_id);
+    le_put(f->cfg + PCI_VENDOR, vendor, 2);
+    le_put(f->cfg + PCI_VENDOR + 2, device, 2);
+    le_put(f->cfg + PCI_CLASS_REV, class_code << 8 | rev, 4);
+    le_put(f->cfg + PCI_SUBSYS, subsys_vendor, 2);
+    le_put(f->cfg + PCI_SUBSYS + 2, subsys_id, 2);
     /* Command: I/O, memory, bus master, INTx disable are the guest's. */
-    put16(f->wmask + PCI_COMMAND, PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_OFF);
+    le_put(f->wmask + PCI_COMMAND, PCI_CMD_IO | PCI_CMD_MEM | PCI_CMD_MASTER | PCI_CMD_INTX_OFF, 2);
     f->wmask[PCI_INT_LINE] = 0xff;
     f->wmask[0x0c] = 0xff; /* cache line size: kept, unused */
     f->wmask[0x0d] = 0xff; /* latency timer */
@@ -41,8 +27,8 @@ void vpci_func_bar(struct vpci_func *f, unsigned bar, uint32_t size, uint32_t ad
     if (bar >= 6 || size < 16 || (size & (size - 1)))
         return;
     f->bar_size[bar] = size;
-    put32(f->wmask + PCI_BAR0 + 4 * bar, ~(size - 1));
-    put32(f->cfg + PCI_BAR0 + 4 * bar, addr & ~(size - 1)); /* 32-bit, non-prefetchable memory */
+    le_put(f->wmask + PCI_BAR0 + 4 * bar, ~(size - 1), 4);
+    le_put(f->cfg + PCI_BAR0 + 4 * bar, addr & ~(size - 1), 4); /* 32-bit, non-prefetchable memory */
 }
 
 void vpci_func_intx(struct vpci_func *f, uint8_t irq)
@@ -61,7 +47,7 @@ unsigned vpci_func_cap(struct vpci_func *f, unsigned at, uint8_t id, const uint8
     /* Chain it last. */
     uint16_t st = (uint16_t)(f->cfg[PCI_STATUS] | f->cfg[PCI_STATUS + 1] << 8);
     if (!(st & PCI_STATUS_CAPS)) {
-        put16(f->cfg + PCI_STATUS, st | PCI_STATUS_CAPS);
+        le_put(f->cfg + PCI_STATUS, st | PCI_STATUS_CAPS, 2);
         f->cfg[PCI_CAP_PTR] = (uint8_t)at;
     } else {
         unsigned p = f->cfg[PCI_CAP_PTR];
@@ -100,7 +86,7 @@ bool vpci_port_in(struct vpci_bus *b, uint16_t port, unsigned size, uint32_t *va
     struct vpci_func *f = selected(b, &reg);
     uint32_t v = 0xffffffffu;
     if (f)
-        v = get32(f->cfg + reg);
+        v = (uint32_t)le_get(f->cfg + reg, 4);
     v >>= 8 * off;
     *val = size == 4 ? v : v & ((1u << (8 * size)) - 1);
     return true;
@@ -130,7 +116,7 @@ uint32_t vpci_bar_addr(const struct vpci_func *f, unsigned bar)
 {
     if (bar >= 6 || !f->bar_size[bar] || !(f->cfg[PCI_COMMAND] & PCI_CMD_MEM))
         return 0;
-    return get32(f->cfg + PCI_BAR0 + 4 * bar) & ~(f->bar_size[bar] - 1);
+    return (uint32_t)le_get(f->cfg + PCI_BAR0 + 4 * bar, 4) & ~(f->bar_size[bar] - 1);
 }
 
 bool vpci_mmio(struct vpci_bus *b, uint64_t gpa, unsigned size, bool write, uint64_t *val)
@@ -160,5 +146,3 @@ void vpci_set_intx_status(struct vpci_func *f, bool asserted)
     else
         f->cfg[PCI_STATUS] &= (uint8_t)~PCI_STATUS_INTX;
 }
-
-bool vpci_bus_master(const struct vpci_func *f) { return f->cfg[PCI_COMMAND] & PCI_CMD_MASTER; }

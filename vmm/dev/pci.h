@@ -74,6 +74,5 @@ bool vpci_mmio(struct vpci_bus *b, uint64_t gpa, unsigned size, bool write, uint
 uint32_t vpci_bar_addr(const struct vpci_func *f, unsigned bar);
 /* The function's INTx status bit (Status bit 3), set by its model. */
 void vpci_set_intx_status(struct vpci_func *f, bool asserted);
-bool vpci_bus_master(const struct vpci_func *f);
 
 #endif

@@ -48,6 +48,22 @@ static inline void irq_out_pulse(const struct irq_out *o)
     irq_out_set(o, 0);
 }
 
+/* Little-endian fields of n <= 8 bytes (guest-visible registers and
+ * structures in memory). */
+static inline void le_put(uint8_t *p, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint64_t le_get(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 /* a * b / c with a 128-bit intermediate, saturating at UINT64_MAX. Written
  * with DIV rather than __int128 division so the hypervisor needs no libgcc
  * (whose objects assume a red zone, unsafe in interrupt-enabled code). */

@@ -173,8 +173,3 @@ void vblk_complete(struct vblk *b, unsigned s, uint8_t status)
     finish(b, &sl->chain, status, data);
     kick(b, 0);
 }
-
-const struct vblk_req *vblk_inflight(const struct vblk *b, unsigned s)
-{
-    return s < VBLK_SLOTS && b->slot[s].busy ? &b->slot[s].req : NULL;
-}

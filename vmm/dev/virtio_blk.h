@@ -73,7 +73,5 @@ void vblk_init(struct vblk *b, uint64_t sectors, bool read_only, const char *ser
  * buffer. Copies it into the guest's buffers, writes the status and
  * returns the chain to the driver; then takes waiting requests. */
 void vblk_complete(struct vblk *b, unsigned slot, uint8_t status);
-/* A slot's request, while it is in flight (NULL otherwise). */
-const struct vblk_req *vblk_inflight(const struct vblk *b, unsigned slot);
 
 #endif
