@@ -1,6 +1,8 @@
-/* The drivers service: scan PCI, let each driver claim its devices, and
- * tell the kernel the NICs' MACs (how "this host" is found in the config). */
+/* The drivers service: scan PCI, let each driver claim its devices, tell
+ * the kernel the NICs' MACs (how "this host" is found in the config), and
+ * drive the block devices' requests from the main loop. */
 #include "netdev.h"
+#include "blockdev.h"
 #include "pci.h"
 #include "../kernel/kernel.h"
 #include "../kernel/log.h"
@@ -28,6 +30,7 @@ static void drivers_init(void)
     pci_init();
     e1000_probe();
     virtio_net_probe();
+    ata_probe();
     uint8_t macs[NETDEV_MAX][6];
     for (int i = 0; i < nnds; i++)
         for (int b = 0; b < 6; b++)
@@ -35,4 +38,11 @@ static void drivers_init(void)
     kernel_identify_host((const uint8_t(*)[6])macs, nnds);
 }
 
-SERVICE(10, drivers, drivers_init, NULL);
+/* Block requests advance from the main loop; while one is in flight the
+ * loop does not halt (the drivers poll, they take no interrupts). */
+static bool drivers_poll(void)
+{
+    return blockdev_poll_all();
+}
+
+SERVICE(10, drivers, drivers_init, drivers_poll);

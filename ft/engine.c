@@ -9,6 +9,7 @@
  * interrupts are injected at the next entry. Host interrupts and other
  * asynchronous exits never change the guest. */
 #include "engine.h"
+#include "guest_io.h"
 #include "../vmm/vm.h"
 #include "../vmm/vmcs.h"
 #include "../kernel/clock.h"
@@ -50,15 +51,27 @@ void engine_settle(struct vm *vm)
         platform_tick(vm, vm->time_now);
 }
 
+/* A host device's completion waits for an event point. */
+static bool io_waits(void) { return policy->deliver && gio_pending(); }
+
+static void deliver(struct vm *vm)
+{
+    if (io_waits() && vm->vcpu.stop == VCPU_RUNNING)
+        policy->deliver(policy_ctx, vm);
+}
+
 bool engine_generic_slice(struct vm *vm)
 {
     struct vcpu *v = &vm->vcpu;
     bool progress = false;
     for (int i = 0; i < SLICE_EXITS; i++) {
         vtime_t deadline = vm->plat.next_deadline;
-        struct run_opts o = { .preempt_ticks = policy->async_points
-                                                   ? engine_ticks_until(vm, deadline, policy->peek(policy_ctx))
-                                                   : ~0ull,
+        /* A waiting completion: enter with the timer at zero, which exits
+         * before the first instruction (after any injection), an
+         * asynchronous point right there (SDM Vol. 3C, 26.7.4). */
+        struct run_opts o = { .preempt_ticks = !policy->async_points ? ~0ull
+                                               : io_waits()          ? 0
+                                                 : engine_ticks_until(vm, deadline, policy->peek(policy_ctx)),
                               .mtf = false };
         vm_new_point(vm);
         enum run_result r = vcpu_run(v, &o);
@@ -66,10 +79,11 @@ bool engine_generic_slice(struct vm *vm)
             break;
         if (r == RUN_HALTED) {
             /* Waiting in HLT: the wake-up is an event point at the HLT. */
-            if (policy->peek(policy_ctx) >= deadline) {
+            if (policy->peek(policy_ctx) >= deadline || io_waits()) {
                 policy->point(policy_ctx, vm, POINT_HALT);
                 if (policy->after)
                     policy->after(policy_ctx, vm);
+                deliver(vm);
                 progress = true;
                 continue;
             }
@@ -85,7 +99,8 @@ bool engine_generic_slice(struct vm *vm)
                 if (policy->after)
                     policy->after(policy_ctx, vm);
             }
-        } else if (policy->async_points && policy->peek(policy_ctx) >= deadline &&
+            deliver(vm); /* the exit ordinal places it */
+        } else if (policy->async_points && (policy->peek(policy_ctx) >= deadline || io_waits()) &&
                    v->exit_reason != EXIT_INTERRUPT_WINDOW && v->exit_reason != EXIT_NMI_WINDOW) {
             /* Not at a window exit: an event is pending there, and a replay
              * reaching the same instruction by single steps has already
@@ -94,6 +109,7 @@ bool engine_generic_slice(struct vm *vm)
             policy->point(policy_ctx, vm, POINT_ASYNC);
             if (policy->after)
                 policy->after(policy_ctx, vm);
+            deliver(vm);
         }
         vm_platform_requests(vm);
         if (r == RUN_ASYNC && v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
@@ -138,7 +154,14 @@ static vtime_t live_peek(void *ctx)
     return the_vm.in->now(the_vm.in_ctx);
 }
 
-static const struct engine_policy live_policy = { "live", live_peek, live_point, true, NULL, NULL, NULL };
+static void live_deliver(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    gio_deliver(vm, NULL);
+}
+
+static const struct engine_policy live_policy = { "live", live_peek, live_point, true, NULL, NULL, NULL,
+                                                  live_deliver };
 
 void engine_set_live_policy(void) { engine_set_policy(&live_policy, NULL); }
 
@@ -149,7 +172,7 @@ static bool hold_slice(void *ctx, struct vm *vm)
     (void)vm;
     return false;
 }
-static const struct engine_policy hold_policy = { "held", NULL, NULL, false, NULL, hold_slice, NULL };
+static const struct engine_policy hold_policy = { "held", NULL, NULL, false, NULL, hold_slice, NULL, NULL };
 
 void engine_set_hold_policy(void) { engine_set_policy(&hold_policy, NULL); }
 

@@ -32,6 +32,10 @@ struct engine_policy {
     bool (*slice)(void *ctx, struct vm *vm);
     /* The guest ended (after vm_finish()); NULL: [debug] on_guest_exit. */
     void (*finished)(void *ctx, struct vm *vm);
+    /* Deliver the host devices' completions that wait (ft/guest_io.h) at
+     * this event point, after the exit's or the point's after(); NULL: the
+     * policy takes none (replay: they come from the log). */
+    void (*deliver)(void *ctx, struct vm *vm);
 };
 
 void engine_set_policy(const struct engine_policy *p, void *ctx);

@@ -117,8 +117,8 @@ int log_varint_get(const uint8_t *p, size_t n, uint64_t *v)
 
 const char *log_record_name(uint8_t type)
 {
-    static const char *const names[] = { "?", "TIME", "ASYNC", "OUTPUT", "STATE",
-                                         "DMA", "INPUT", "RANDOM", "END" };
+    static const char *const names[] = { "?", "TIME", "ASYNC", "OUTPUT", "STATE", "DMA",
+                                         "INPUT", "RANDOM", "END", "DEVDATA", "DEVDONE" };
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
@@ -386,6 +386,23 @@ int log_put(struct log_encoder *e, const struct log_record *r)
     case LOG_REC_END:
         t[n++] = r->reason;
         break;
+    case LOG_REC_DEVDATA:
+    case LOG_REC_DEVDONE:
+        if (r->device < 1 || r->device > LOG_DEV_LAST || r->tag > LOG_DEV_TAG_MAX)
+            return LOG_ERR_ARG;
+        t[n++] = r->device;
+        n += log_varint_put(t + n, r->tag);
+        if (r->type == LOG_REC_DEVDONE) {
+            n += log_varint_put(t + n, r->status);
+            break;
+        }
+        if (r->offset > LOG_DEV_OFFSET_MAX || r->len > LOG_MAX_DATA || (r->len && !r->data))
+            return LOG_ERR_ARG;
+        n += log_varint_put(t + n, r->offset);
+        n += log_varint_put(t + n, r->len);
+        data = r->data;
+        dlen = r->len;
+        break;
     default:
         return LOG_ERR_ARG;
     }
@@ -453,6 +470,21 @@ int log_put_input(struct log_encoder *e, uint64_t exit, const void *data, uint32
 int log_put_random(struct log_encoder *e, uint64_t exit, uint64_t value)
 {
     struct log_record r = { .type = LOG_REC_RANDOM, .exit = exit, .value = value };
+    return log_put(e, &r);
+}
+
+int log_put_devdata(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint32_t offset,
+                    const void *data, uint32_t len)
+{
+    struct log_record r = { .type = LOG_REC_DEVDATA, .exit = exit, .device = device, .tag = tag,
+                            .offset = offset, .data = data, .len = len };
+    return log_put(e, &r);
+}
+
+int log_put_devdone(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint32_t status)
+{
+    struct log_record r = { .type = LOG_REC_DEVDONE, .exit = exit, .device = device, .tag = tag,
+                            .status = status };
     return log_put(e, &r);
 }
 
@@ -534,7 +566,7 @@ static struct fmt fail_at(struct log_decoder *d, int code, int64_t body_off, int
     if (rec >= 0) {
         fs(&f, ", record ");
         fu(&f, (uint64_t)rec);
-        if (type >= LOG_REC_TIME && type <= LOG_REC_END) {
+        if (type >= LOG_REC_TIME && type <= LOG_REC_LAST) {
             fs(&f, " (");
             fs(&f, log_record_name(type));
             fc(&f, ')');
@@ -815,7 +847,7 @@ static int next_record(struct log_decoder *d, struct log_record *out)
     r.type = r.b[r.start];
     memset(out, 0, sizeof(*out));
     out->type = r.type;
-    if (r.type < LOG_REC_TIME || r.type > LOG_REC_END) {
+    if (r.type < LOG_REC_TIME || r.type > LOG_REC_LAST) {
         rd_fail(&r, LOG_ERR_REC_TYPE, r.start, &f);
         fs(&f, "unknown record type ");
         fu(&f, r.type);
@@ -892,6 +924,47 @@ static int next_record(struct log_decoder *d, struct log_record *out)
             break;
         out->value = get64(raw);
         break;
+    case LOG_REC_DEVDATA:
+    case LOG_REC_DEVDONE: {
+        uint32_t at = r.pos;
+        uint64_t tag, v;
+        if ((err = rd_raw(&r, "device", &out->device, 1)))
+            break;
+        if (out->device < 1 || out->device > LOG_DEV_LAST) {
+            err = rd_fail(&r, LOG_ERR_FIELD, at, &f);
+            fs(&f, "unknown device ");
+            fu(&f, out->device);
+            break;
+        }
+        at = r.pos;
+        if ((err = rd_varint(&r, "tag", &tag)))
+            break;
+        if (tag > LOG_DEV_TAG_MAX) {
+            err = rd_fail(&r, LOG_ERR_FIELD, at, &f);
+            fs(&f, "tag ");
+            fu(&f, tag);
+            fs(&f, " over the maximum 65535");
+            break;
+        }
+        out->tag = (uint32_t)tag;
+        at = r.pos;
+        if ((err = rd_varint(&r, r.type == LOG_REC_DEVDONE ? "status" : "offset", &v)))
+            break;
+        if (v > (r.type == LOG_REC_DEVDONE ? 0xffffffffu : LOG_DEV_OFFSET_MAX)) {
+            err = rd_fail(&r, LOG_ERR_FIELD, at, &f);
+            fs(&f, r.type == LOG_REC_DEVDONE ? "status " : "offset ");
+            fu(&f, v);
+            fs(&f, " out of range");
+            break;
+        }
+        if (r.type == LOG_REC_DEVDONE) {
+            out->status = (uint32_t)v;
+            break;
+        }
+        out->offset = (uint32_t)v;
+        err = rd_data(&r, out);
+        break;
+    }
     case LOG_REC_END:
         if ((err = rd_raw(&r, "reason", &out->reason, 1)))
             break;

@@ -61,7 +61,15 @@ enum {
     LOG_REC_INPUT = 6,
     LOG_REC_RANDOM = 7,
     LOG_REC_END = 8,
+    LOG_REC_DEVDATA = 9,
+    LOG_REC_DEVDONE = 10,
+    LOG_REC_LAST = LOG_REC_DEVDONE,
 };
+
+/* DEVDATA / DEVDONE devices. */
+enum { LOG_DEV_BLK = 1, LOG_DEV_NET = 2, LOG_DEV_LAST = LOG_DEV_NET };
+#define LOG_DEV_TAG_MAX 0xffffu        /* a device's request tag */
+#define LOG_DEV_OFFSET_MAX 0xffffffu   /* DEVDATA: offset in the completion's data */
 
 /* OUTPUT streams. */
 enum { LOG_STREAM_CONSOLE = 0, LOG_STREAM_NETWORK = 1, LOG_STREAM_DISK = 2, LOG_STREAMS = 3 };
@@ -140,10 +148,14 @@ struct log_record {
     uint32_t crc;                   /* OUTPUT: CRC32C of those bytes */
     uint8_t digest[LOG_STATE_DIGEST_LEN]; /* STATE */
     uint64_t gpa;                   /* DMA */
-    uint32_t len;                   /* DMA, INPUT: <= LOG_MAX_DATA */
-    const uint8_t *data;            /* DMA, INPUT (decoder: points into the decoder) */
+    uint32_t len;                   /* DMA, INPUT, DEVDATA: <= LOG_MAX_DATA */
+    const uint8_t *data;            /* DMA, INPUT, DEVDATA (decoder: points into the decoder) */
     uint64_t value;                 /* RANDOM */
     uint8_t reason;                 /* END: LOG_END_* */
+    uint8_t device;                 /* DEVDATA, DEVDONE: LOG_DEV_* */
+    uint32_t tag;                   /* DEVDATA, DEVDONE: <= LOG_DEV_TAG_MAX */
+    uint32_t offset;                /* DEVDATA: <= LOG_DEV_OFFSET_MAX */
+    uint32_t status;                /* DEVDONE */
     /* Decoder only: where the record was. */
     uint32_t frame_seq;
     uint32_t body_off;
@@ -207,7 +219,8 @@ int log_frame_end(struct log_encoder *e, size_t *size);
  *   LOG_ERR_TOO_BIG  it does not fit even into an empty frame of this buffer;
  *   LOG_ERR_ARG      exit ordinal, virtual time or icount smaller than the
  *                    previous record's, an unknown type or stream, a length
- *                    over LOG_MAX_DATA, a DMA range past 2^64, an output
+ *                    over LOG_MAX_DATA, a DMA range past 2^64, a DEVDATA/DEVDONE device,
+ *                    tag or offset out of range, an output
  *                    count that makes the stream's total wrap;
  *   LOG_ERR_STATE    no frame open, or END was put already. */
 int log_put(struct log_encoder *e, const struct log_record *r);
@@ -220,6 +233,11 @@ int log_put_state(struct log_encoder *e, uint64_t exit, uint64_t icount,
 int log_put_dma(struct log_encoder *e, uint64_t exit, uint64_t gpa, const void *data, uint32_t len);
 int log_put_input(struct log_encoder *e, uint64_t exit, const void *data, uint32_t len);
 int log_put_random(struct log_encoder *e, uint64_t exit, uint64_t value);
+/* DEVDATA: len bytes of the data of device request tag, at offset in it;
+ * DEVDONE: that request completes here with status. */
+int log_put_devdata(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint32_t offset,
+                    const void *data, uint32_t len);
+int log_put_devdone(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint32_t status);
 int log_put_end(struct log_encoder *e, uint64_t exit, uint8_t reason);
 
 /* ---- decoder ------------------------------------------------------------- */

@@ -10,6 +10,7 @@
  * Virtual time is host time since the guest started (as in live mode). */
 #include "rr.h"
 #include "engine.h"
+#include "guest_io.h"
 #include "../vmm/vm.h"
 #include "../vmm/vmcs.h"
 #include "../kernel/clock.h"
@@ -364,6 +365,53 @@ bool recorder_state_at(uint64_t i, struct rr_state_block *blk)
     return true;
 }
 
+/* A host device's completion entering the guest here: its data in
+ * DEVDATA records (as large as the open frame allows, so frames stay
+ * full), then DEVDONE. */
+static void rec_dev_log(uint8_t device, uint32_t tag, uint32_t status, const uint8_t *data, uint32_t len)
+{
+    struct vm *vm = R.vm;
+    struct log_record r;
+    for (uint32_t off = 0; off < len;) {
+        size_t body = log_frame_body(&R.enc);
+        size_t room = body + 64 < LOG_MAX_BODY ? LOG_MAX_BODY - body - 24 : 0;
+        uint32_t left = len - off;
+        if (room < left && room < 4096) {
+            close_frame(false);
+            continue;
+        }
+        uint32_t n = left < room ? left : (uint32_t)room;
+        if (n > LOG_MAX_DATA)
+            n = LOG_MAX_DATA;
+        memset(&r, 0, sizeof(r));
+        r.type = LOG_REC_DEVDATA;
+        r.exit = vm->vcpu.sync_exits;
+        r.device = device;
+        r.tag = tag;
+        r.offset = off;
+        r.data = data + off;
+        r.len = n;
+        put(&r);
+        off += n;
+        R.t.dev_bytes += n;
+    }
+    memset(&r, 0, sizeof(r));
+    r.type = LOG_REC_DEVDONE;
+    r.exit = vm->vcpu.sync_exits;
+    r.device = device;
+    r.tag = tag;
+    r.status = status;
+    put(&r);
+    R.t.dev_done++;
+}
+
+static void rec_deliver(void *ctx, struct vm *vm)
+{
+    (void)ctx;
+    if (!R.ended)
+        gio_deliver(vm, rec_dev_log);
+}
+
 static void rec_finished(void *ctx, struct vm *vm)
 {
     (void)ctx;
@@ -424,9 +472,10 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     vm->in_ctx = NULL;
     R.start_ns = clock_ns();
     static const struct engine_policy rec_policy = { "record", rec_peek, rec_point, true, rec_after, NULL,
-                                                      rec_finished };
+                                                      rec_finished, rec_deliver };
     static const struct engine_policy rec_policy_exits = { "record", rec_peek, rec_point, false, rec_after, NULL,
-                                                            rec_finished };
+                                                            rec_finished, rec_deliver };
+    gio_set_replay(vm, false);
     engine_set_policy(b == LM_EXITS ? &rec_policy_exits : &rec_policy, NULL);
     return 0;
 }

@@ -13,6 +13,7 @@
  * landmark, and both register sets. */
 #include "rr.h"
 #include "engine.h"
+#include "guest_io.h"
 #include "pmu.h"
 #include "../vmm/vm.h"
 #include "../vmm/vmcs.h"
@@ -311,6 +312,23 @@ static void check_after(void)
                 }
                 return;
             }
+        } else if (r->type == LOG_REC_DEVDATA || r->type == LOG_REC_DEVDONE) {
+            /* A host device's completion, delivered where the recorder
+             * delivered it: after this exit, or at the point just made. */
+            const char *why = NULL;
+            int e = r->type == LOG_REC_DEVDATA
+                        ? gio_replay_data(vm, r->device, r->tag, r->offset, r->data, r->len, &why)
+                        : gio_replay_done(vm, r->device, r->tag, r->status, &why);
+            if (e) {
+                diverge(why, NULL);
+                return;
+            }
+            if (r->type == LOG_REC_DEVDONE) {
+                P.t.dev_done++;
+            } else {
+                P.t.dev_bytes += r->len;
+            }
+            consume();
         } else if (r->type == LOG_REC_END) {
             /* A power-off or reset the guest asked for at this exit takes
              * effect after it (vm_platform_requests()); END is checked
@@ -453,6 +471,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
             void (*fn)(struct vm *) = P.drained;
             P.drained = NULL;
             P.live = false;
+            gio_set_replay(vm, false); /* requests left in flight go to this host's drive */
             fn(vm);
             return true;
         }
@@ -671,10 +690,12 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
         }
     }
     P.started = false;
+    gio_set_replay(vm, true);
     vm_events_register(&rep_events, NULL);
     vm->in = &rep_input;
     vm->in_ctx = NULL;
-    static const struct engine_policy rep_policy = { "replay", NULL, NULL, false, NULL, rep_slice, rep_finished };
+    static const struct engine_policy rep_policy = { "replay", NULL, NULL, false, NULL, rep_slice, rep_finished,
+                                                      NULL };
     engine_set_policy(&rep_policy, NULL);
     return 0;
 }

@@ -4,7 +4,7 @@
 #include "format.h"
 #include "strutil.h"
 
-enum kind { K_MAC, K_IP, K_MASK, K_U32, K_FILE, K_STR, K_ENUM, K_NAME, K_ARBITER, K_PORT, K_KEY };
+enum kind { K_MAC, K_IP, K_MASK, K_U32, K_FILE, K_STR, K_ENUM, K_NAME, K_ARBITER, K_PORT, K_KEY, K_DISKDEV };
 
 struct keydef {
     const char *name;
@@ -49,6 +49,7 @@ static const struct keydef guest_keys[] = {
     { "kernel", K_FILE, F(struct cfg_guest, kernel), 0, 0, NULL, true },
     { "initrd", K_FILE, F(struct cfg_guest, initrd), 0, 0, NULL, false },
     { "disk", K_FILE, F(struct cfg_guest, disk), 0, 0, NULL, false },
+    { "disk_device", K_DISKDEV, 0, 0, 0, 0, NULL, false },
     { "cmdline", K_STR, F(struct cfg_guest, cmdline), 0, 0, NULL, false },
     { "memory_mb", K_U32, F(struct cfg_guest, memory_mb), 16, 65536, NULL, true },
     { "cpu_model", K_ENUM, F(struct cfg_guest, cpu_model), 0, 0, cpu_model_names, false },
@@ -359,6 +360,31 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
         }
         return fail(p, p->line, "arbiter: '%s' is not one of: none, disk, witness:IPV4:PORT", v);
     }
+    case K_DISKDEV: {
+        /* SERIAL[:PARTITION]: the serial number as the drive reports it
+         * (ATA IDENTIFY words 10-19, NVMe SN: at most 20 characters). */
+        struct cfg_guest *g = p->obj;
+        const char *colon = strchr(v, ':');
+        size_t n = colon ? (size_t)(colon - v) : strlen(v);
+        if (n == 0 || n > CFG_SERIAL_MAX)
+            return fail(p, p->line, "disk_device: '%s' is not SERIAL[:PARTITION] (a serial number of 1 to %d "
+                                    "characters, e.g. BXHD00012 or S3Z9NB0K123456:2)", v, CFG_SERIAL_MAX);
+        for (size_t i = 0; i < n; i++)
+            if (v[i] <= ' ' || v[i] > '~')
+                return fail(p, p->line, "disk_device: the serial number may not contain spaces or control "
+                                        "characters");
+        memcpy(g->disk_serial, v, n);
+        g->disk_serial[n] = 0;
+        g->disk_partition = 0;
+        if (colon) {
+            uint64_t part;
+            if (!parse_num(colon + 1, &part) || part < 1 || part > 128)
+                return fail(p, p->line, "disk_device: partition '%s' is not a number 1..128", colon + 1);
+            g->disk_partition = (uint32_t)part;
+        }
+        g->disk_device_line = p->line;
+        return 0;
+    }
     }
     return fail(p, p->line, "internal error: key kind %d", k->kind);
 }
@@ -531,8 +557,9 @@ static int cross_check(struct parser *p)
             return fail(p, p->failover_line ? p->failover_line : p->heartbeat_line ? p->heartbeat_line : cfg->pair.line,
                         "failover_timeout_ms (%u) must be at least twice heartbeat_ms (%u)",
                         cfg->pair.failover_timeout_ms, cfg->pair.heartbeat_ms);
-        if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk.path[0])
-            return fail(p, p->arbiter_line, "arbiter = disk needs a shared guest disk ([guest] disk)");
+        if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk_serial[0])
+            return fail(p, p->arbiter_line, "arbiter = disk needs a shared guest disk on a drive ([guest] "
+                                            "disk_device; an image file in host memory is not shared)");
         if (cfg->pair.primary[0]) {
             int at = -1;
             for (int i = 0; i < cfg->nhosts; i++)
@@ -545,6 +572,10 @@ static int cross_check(struct parser *p)
                             cfg->pair.primary);
         }
     }
+    if (cfg->guest.disk.path[0] && cfg->guest.disk_serial[0])
+        return fail(p, cfg->guest.disk_device_line,
+                    "disk_device: the guest has one disk: either an image file (disk, line %d) or a device",
+                    cfg->guest.disk.line);
     if (cfg->record.present && cfg->record.mode != CFG_REC_OFF && !cfg->guest.present)
         return fail(p, cfg->record.line, "[record] needs a [guest] to record");
     if (cfg->record.present && cfg->record.landmark == CFG_LM_EACH && cfg->record.mode != CFG_REC_SELFCHECK)

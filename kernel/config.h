@@ -15,6 +15,7 @@
 #define CFG_PATH_MAX 128
 #define CFG_CMDLINE_MAX 1024
 #define CFG_KEY_MAX 128
+#define CFG_SERIAL_MAX 20
 #define CFG_LINE_MAX 1100
 #define CFG_ERR_MAX 256
 
@@ -62,6 +63,11 @@ enum cfg_cpu_model { CFG_CPU_X86_64_V2, CFG_CPU_X86_64_V3 };
 struct cfg_guest {
     bool present;
     struct cfg_file kernel, initrd, disk;
+    /* disk_device = SERIAL[:PARTITION]: the guest's disk on a host drive
+     * (drivers/blockdev.h); partition 0: the whole drive. */
+    char disk_serial[CFG_SERIAL_MAX + 1];
+    uint32_t disk_partition;
+    int disk_device_line;
     char cmdline[CFG_CMDLINE_MAX];
     uint32_t memory_mb;
     enum cfg_cpu_model cpu_model;

@@ -18,6 +18,9 @@ const struct cfg_host *kernel_this_host(void);
 /* A file the loader read for a config key ("kernel", "initrd", ...), or
  * NULL when the config names none. */
 const struct bi_file *kernel_file(const char *key);
+/* A config line that cannot be carried out ("FILE:LINE: what is wrong"):
+ * print it and power off, as for a parse error. */
+void kernel_config_fail(const char *msg) __attribute__((noreturn));
 /* Long loops (a state digest over all guest RAM) call kernel_keepalive()
  * every few ms of work: the hook (the pair's heartbeat sender) tells the
  * peer this host is alive though its main loop is busy. */

@@ -41,7 +41,6 @@ void kernel_keepalive(void)
         keepalive();
 }
 
-static void config_fail(const char *msg) __attribute__((noreturn));
 static void print_config(void);
 
 void kernel_identify_host(const uint8_t (*macs)[6], int n)
@@ -63,7 +62,7 @@ void kernel_identify_host(const uint8_t (*macs)[6], int n)
     char err[CFG_ERR_MAX];
     this_host = config_find_host(&cfg, (const uint8_t(*)[6])all, k, err, sizeof(err));
     if (this_host < 0)
-        config_fail(err);
+        kernel_config_fail(err);
     print_config();
 }
 
@@ -90,7 +89,7 @@ static int prefix_len(uint32_t mask)
 
 /* A config error stops the boot: the message on both consoles, then a
  * clean power-off so unattended machines and emulators end. */
-static void config_fail(const char *msg)
+void kernel_config_fail(const char *msg)
 {
     log_error("config", "%s", msg);
     kprintf("%s\n", msg);
@@ -101,7 +100,7 @@ static void load_config(void)
 {
     char err[CFG_ERR_MAX];
     if (config_parse(bi.config, bi.config_len, bi.config_name, &cfg, err, sizeof(err)))
-        config_fail(err);
+        kernel_config_fail(err);
     /* Files the config names must have been read by the loader. */
     const char *key;
     const struct cfg_file *f;
@@ -112,12 +111,12 @@ static void load_config(void)
         if (!bf) {
             fmt_snprintf(err, sizeof(err), "%s:%d: %s: '%s' was not loaded by the boot loader", cfg.file, f->line,
                          key, f->path);
-            config_fail(err);
+            kernel_config_fail(err);
         }
         if (bf->status) {
             fmt_snprintf(err, sizeof(err), "%s:%d: %s: cannot read '%s' from the boot volume: %s", cfg.file,
                          f->line, key, f->path, bf->error);
-            config_fail(err);
+            kernel_config_fail(err);
         }
     }
     log_set_level((enum log_level)cfg.debug.log_level);
@@ -127,7 +126,7 @@ static void load_config(void)
      * otherwise the NIC drivers decide (kernel_identify_host()). */
     this_host = config_find_host(&cfg, (const uint8_t(*)[6])bi.nic_mac, (int)bi.nnics, err, sizeof(err));
     if (this_host < 0 && cfg.debug.host[0])
-        config_fail(err);
+        kernel_config_fail(err);
     print_config();
 }
 
@@ -159,10 +158,18 @@ static void print_config(void)
     }
     if (cfg.guest.present) {
         const struct bi_file *k = kernel_file("kernel"), *r = kernel_file("initrd"), *d = kernel_file("disk");
+        char disk[CFG_PATH_MAX + 48];
+        if (cfg.guest.disk_serial[0] && cfg.guest.disk_partition)
+            fmt_snprintf(disk, sizeof(disk), "partition %u of the drive with serial %s", cfg.guest.disk_partition,
+                         cfg.guest.disk_serial);
+        else if (cfg.guest.disk_serial[0])
+            fmt_snprintf(disk, sizeof(disk), "the drive with serial %s", cfg.guest.disk_serial);
+        else
+            fmt_snprintf(disk, sizeof(disk), "%s", d ? cfg.guest.disk.path : "none");
         log_info("config", "guest: kernel %s (%llu KiB), initrd %s (%llu KiB), disk %s, memory %u MiB",
                  cfg.guest.kernel.path, k ? (unsigned long long)(k->size >> 10) : 0ull,
-                 r ? cfg.guest.initrd.path : "none", r ? (unsigned long long)(r->size >> 10) : 0ull,
-                 d ? cfg.guest.disk.path : "none", cfg.guest.memory_mb);
+                 r ? cfg.guest.initrd.path : "none", r ? (unsigned long long)(r->size >> 10) : 0ull, disk,
+                 cfg.guest.memory_mb);
         if (cfg.guest.cmdline[0])
             log_info("config", "guest: cmdline \"%s\"", cfg.guest.cmdline);
     }

@@ -11,7 +11,9 @@
 
 static struct {
     bool on;
-    uint8_t *image;
+    uint8_t *image;          /* the memory backend's image, or NULL */
+    struct vblk_backend ext; /* else: a backend the FT layer provides */
+    void (*ext_boot)(void *ctx); /* told of each guest boot */
     uint64_t sectors;
     uint8_t *bounce[VBLK_SLOTS];
     /* vdisk_keep_original(): each 4 KiB block's content before the first
@@ -54,8 +56,8 @@ static void memory_submit(void *ctx, unsigned slot, const struct vblk_req *r)
 
 int vdisk_keep_original(char *err, size_t n)
 {
-    if (!D.on || D.keep)
-        return 0;
+    if (!D.on || !D.image || D.keep)
+        return 0; /* a host drive: a replay takes its reads from the log */
     D.nblocks = (D.sectors * VBLK_SECTOR + BLOCK - 1) / BLOCK;
     uint64_t pages = (D.nblocks * sizeof(uint8_t *) + 4095) / 4096;
     uint64_t pa = pmm_try_alloc(pages, 1);
@@ -84,13 +86,8 @@ int vdisk_rewind(uint64_t *blocks)
     return D.lost ? -1 : 0;
 }
 
-int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n)
+static int alloc_bounce(char *err, size_t n)
 {
-    if (bytes < VBLK_SECTOR) {
-        fmt_snprintf(err, n, "the disk image has %llu bytes: less than one 512-byte sector",
-                     (unsigned long long)bytes);
-        return -1;
-    }
     for (unsigned i = 0; i < VBLK_SLOTS; i++) {
         if (!D.bounce[i]) {
             uint64_t pa = pmm_try_alloc(VBLK_MAX_BYTES / 4096, 1);
@@ -101,16 +98,47 @@ int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n)
             D.bounce[i] = phys_to_virt(pa);
         }
     }
+    return 0;
+}
+
+int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n)
+{
+    if (bytes < VBLK_SECTOR) {
+        fmt_snprintf(err, n, "the disk image has %llu bytes: less than one 512-byte sector",
+                     (unsigned long long)bytes);
+        return -1;
+    }
+    if (alloc_bounce(err, n))
+        return -1;
     D.image = image;
     D.sectors = bytes / VBLK_SECTOR;
     D.on = true;
     return 0;
 }
 
+int vdisk_setup_external(uint64_t sectors, const struct vblk_backend *be, void (*boot)(void *ctx), char *err,
+                         size_t n)
+{
+    if (!sectors) {
+        fmt_snprintf(err, n, "the disk has no sectors");
+        return -1;
+    }
+    if (alloc_bounce(err, n))
+        return -1;
+    D.image = NULL;
+    D.ext = *be;
+    D.ext_boot = boot;
+    D.sectors = sectors;
+    D.on = true;
+    return 0;
+}
+
+uint8_t *vdisk_bounce(unsigned slot) { return slot < VBLK_SLOTS ? D.bounce[slot] : NULL; }
+
 uint32_t vdisk_image_crc(uint64_t *bytes)
 {
     *bytes = D.on ? D.sectors * VBLK_SECTOR : 0;
-    return D.on ? crc32c(0, D.image, D.sectors * VBLK_SECTOR) : 0;
+    return D.on && D.image ? crc32c(0, D.image, D.sectors * VBLK_SECTOR) : 0;
 }
 
 void vdisk_attach(struct vm *vm)
@@ -118,5 +146,7 @@ void vdisk_attach(struct vm *vm)
     if (!D.on)
         return;
     struct vblk_backend be = { memory_submit, vm };
-    platform_add_disk(vm, D.sectors, false, &be, D.bounce);
+    if (!D.image && D.ext_boot)
+        D.ext_boot(D.ext.ctx); /* requests of the guest's previous life are forgotten */
+    platform_add_disk(vm, D.sectors, false, D.image ? &be : &D.ext, D.bounce);
 }

@@ -138,7 +138,7 @@ static void follow_frames(struct run *u)
 static void check_record(struct run *u, const struct log_record *r)
 {
     REQUIRE(u->header);
-    REQUIRE(r->type >= LOG_REC_TIME && r->type <= LOG_REC_END);
+    REQUIRE(r->type >= LOG_REC_TIME && r->type <= LOG_REC_LAST);
     REQUIRE(r->exit >= u->exit && r->vtime_ns >= u->vtime && r->icount >= u->icount);
     REQUIRE(r->exit == dec.exit && r->vtime_ns == dec.vtime_ns && r->icount == dec.icount);
     REQUIRE((r->type == LOG_REC_TIME || r->type == LOG_REC_ASYNC) || r->vtime_ns == u->vtime);
@@ -147,7 +147,10 @@ static void check_record(struct run *u, const struct log_record *r)
     REQUIRE(r->body_off < LOG_MAX_BODY);
     if (r->type == LOG_REC_OUTPUT)
         REQUIRE(r->stream < LOG_STREAMS && r->total == dec.out_total[r->stream] && r->total >= r->bytes);
-    if (r->type == LOG_REC_DMA || r->type == LOG_REC_INPUT) {
+    if (r->type == LOG_REC_DEVDATA || r->type == LOG_REC_DEVDONE)
+        REQUIRE(r->device >= 1 && r->device <= LOG_DEV_LAST && r->tag <= LOG_DEV_TAG_MAX &&
+                r->offset <= LOG_DEV_OFFSET_MAX);
+    if (r->type == LOG_REC_DMA || r->type == LOG_REC_INPUT || r->type == LOG_REC_DEVDATA) {
         REQUIRE(r->len <= LOG_MAX_DATA);
         REQUIRE(r->data >= dec.buf + LOG_FRAME_HEADER &&
                 r->data + r->len <= dec.buf + LOG_FRAME_HEADER + LOG_MAX_BODY);
@@ -374,6 +377,13 @@ static void expect_record(const struct log_record *r, size_t i)
     case LOG_REC_END:
         REQUIRE(r->reason == w->reason);
         break;
+    case LOG_REC_DEVDATA:
+        REQUIRE(r->device == w->device && r->tag == w->tag && r->offset == w->offset && r->len == w->len &&
+                (!r->len || memcmp(r->data, w->data, r->len) == 0));
+        break;
+    case LOG_REC_DEVDONE:
+        REQUIRE(r->device == w->device && r->tag == w->tag && r->status == w->status);
+        break;
     }
 }
 
@@ -403,7 +413,9 @@ static uint64_t advance(struct in *s, uint64_t *x, uint64_t cur)
 static struct log_record gen_record(struct in *s, uint64_t *x, const struct log_encoder *e)
 {
     struct log_record r = { 0 };
-    r.type = (uint8_t)(LOG_REC_TIME + take(s, 1) % 7);     /* END comes last, separately */
+    r.type = (uint8_t)(LOG_REC_TIME + take(s, 1) % 9);     /* END comes last, separately */
+    if (r.type == LOG_REC_END)
+        r.type = LOG_REC_DEVDONE;
     r.exit = advance(s, x, e->exit);
     switch (r.type) {
     case LOG_REC_TIME:
@@ -441,6 +453,18 @@ static struct log_record gen_record(struct in *s, uint64_t *x, const struct log_
     }
     case LOG_REC_RANDOM:
         r.value = mix(x);
+        break;
+    case LOG_REC_DEVDATA: {
+        uint64_t l = take(s, 1);
+        r.len = (uint32_t)(l % 4 == 0 ? 0 : l % 4 == 1 ? l >> 2 : mix(x) % (B_MAX_DATA + 1));
+        r.data = arena + mix(x) % (sizeof(arena) - B_MAX_DATA);
+        r.offset = (uint32_t)(value(s, x) & LOG_DEV_OFFSET_MAX);
+    }
+        /* fall through */
+    case LOG_REC_DEVDONE:
+        r.device = (uint8_t)(1 + take(s, 1) % LOG_DEV_LAST);
+        r.tag = (uint32_t)(value(s, x) & LOG_DEV_TAG_MAX);
+        r.status = (uint32_t)value(s, x);
         break;
     }
     return r;

@@ -349,14 +349,34 @@ TEST(path_forms_accepted)
     PARSES(HOST_A "[guest]\nmemory_mb = 64\nkernel = ...\n");
 }
 
+TEST(disk_device_forms)
+{
+    PARSES(HOST_A GUEST "disk_device = BXHD00012\n");
+    CHECK_STR(cfg.guest.disk_serial, "BXHD00012");
+    CHECK_EQ(cfg.guest.disk_partition, 0);
+    PARSES(HOST_A GUEST "disk_device = S3Z9NB0K123456-X_y.z:128\n");
+    CHECK_STR(cfg.guest.disk_serial, "S3Z9NB0K123456-X_y.z");
+    CHECK_EQ(cfg.guest.disk_partition, 128);
+    FAILS(HOST_A GUEST "disk_device = :2\n", 8,
+          "disk_device: ':2' is not SERIAL[:PARTITION] (a serial number of 1 to 20 characters, e.g. BXHD00012 or "
+          "S3Z9NB0K123456:2)");
+    FAILS(HOST_A GUEST "disk_device = 123456789012345678901\n", 8, "disk_device: '123456789012345678901' is not");
+    FAILS(HOST_A GUEST "disk_device = AB CD\n", 8, "disk_device: the serial number may not contain spaces");
+    FAILS(HOST_A GUEST "disk_device = ABC:0\n", 8, "disk_device: partition '0' is not a number 1..128");
+    FAILS(HOST_A GUEST "disk_device = ABC:129\n", 8, "disk_device: partition '129' is not a number 1..128");
+    FAILS(HOST_A GUEST "disk_device = ABC:\n", 8, "disk_device: partition '' is not a number 1..128");
+    FAILS(HOST_A GUEST "disk = d.img\ndisk_device = ABC\n", 9,
+          "disk_device: the guest has one disk: either an image file (disk, line 8) or a device");
+}
+
 TEST(arbiter_forms_accepted)
 {
     PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = none\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_NONE);
-    PARSES(HOST_A "[guest]\nkernel = k\nmemory_mb = 64\ndisk = d.img\n[pair]\n" PAIR_KEY "arbiter = disk\n");
+    PARSES(HOST_A "[guest]\nkernel = k\nmemory_mb = 64\ndisk_device = BXHD00012\n[pair]\n" PAIR_KEY "arbiter = disk\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_DISK);
     /* The disk may also come after the [pair] section. */
-    PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = disk\n[guest]\nkernel = k\nmemory_mb = 64\ndisk = d.img\n");
+    PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = disk\n[guest]\nkernel = k\nmemory_mb = 64\ndisk_device = X:1\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_DISK);
     PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = witness:255.255.255.255:65535\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_WITNESS);
@@ -494,7 +514,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[pair]\nsecret = x\n", 6,
           "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter, primary, max_lag_ms, backup_wait_ms)");
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
-          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, cmdline, memory_mb, cpu_model)");
+          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
           "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");
@@ -658,7 +678,7 @@ TEST(rejects_bad_arbiter)
 
 TEST(rejects_disk_arbiter_without_guest_disk)
 {
-    FAILS(HOST_A "[pair]\n" PAIR_KEY "\narbiter = disk\n", 8, "arbiter = disk needs a shared guest disk ([guest] disk)");
+    FAILS(HOST_A "[pair]\n" PAIR_KEY "\narbiter = disk\n", 8, "arbiter = disk needs a shared guest disk on a drive ([guest] disk_device; an image file in host memory is not shared)");
     FAILS(HOST_A GUEST "[pair]\n" PAIR_KEY "arbiter = disk\n", 10, "arbiter = disk needs a shared guest disk");
 }
 

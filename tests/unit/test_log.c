@@ -96,6 +96,11 @@ static bool rec_eq(const struct log_record *a, const struct log_record *b)
         return a->value == b->value;
     case LOG_REC_END:
         return a->reason == b->reason;
+    case LOG_REC_DEVDATA:
+        return a->device == b->device && a->tag == b->tag && a->offset == b->offset && a->len == b->len &&
+               (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+    case LOG_REC_DEVDONE:
+        return a->device == b->device && a->tag == b->tag && a->status == b->status;
     }
     return false;
 }
@@ -578,7 +583,7 @@ static struct log_record random_record(const struct log_encoder *e, int big_data
 {
     struct log_record r = { 0 };
     uint64_t roll = rnd();
-    r.type = (uint8_t)(1 + roll % 8 % 7);     /* END only at the end */
+    r.type = (uint8_t)(1 + roll % 16 % 10);   /* END only at the end */
     if (r.type == LOG_REC_END)
         r.type = LOG_REC_RANDOM;
     uint64_t step = roll >> 8 & 1 ? rnd() % 4 : roll >> 9 & 1 ? rnd() % 300 : rnd() % (1ull << 40);
@@ -613,6 +618,16 @@ static struct log_record random_record(const struct log_encoder *e, int big_data
         break;
     case LOG_REC_RANDOM:
         r.value = rnd();
+        break;
+    case LOG_REC_DEVDATA:
+        r.offset = (uint32_t)(rnd() % (LOG_DEV_OFFSET_MAX + 1));
+        r.len = (uint32_t)(big_data && rnd() % 8 == 0 ? rnd() % (LOG_MAX_DATA + 1) : rnd() % 200);
+        r.data = pool + rnd() % (sizeof(pool) - LOG_MAX_DATA);
+        /* fall through */
+    case LOG_REC_DEVDONE:
+        r.device = (uint8_t)(1 + rnd() % LOG_DEV_LAST);
+        r.tag = (uint32_t)(rnd() % (LOG_DEV_TAG_MAX + 1));
+        r.status = (uint32_t)rnd();
         break;
     }
     return r;
@@ -1279,7 +1294,7 @@ TEST(good_bytes)
     CHECK_EQ(dec.err_stream_off, off[2]);
 
     /* a bad record after a good one in the same frame: none of it counts */
-    uint8_t body[] = { 1, 0, 0, 9 };
+    uint8_t body[] = { 1, 0, 0, 11 };
     len = std_log();
     len += make_frame(S + len, LOG_FRAME_RECORDS, 1, body, sizeof(body));
     log_decoder_reset(&dec);
@@ -1342,9 +1357,9 @@ TEST(record_unknown_type)
     uint8_t b0[] = { 0 };
     CHECK_EQ(decode_body(b0, 1), LOG_ERR_REC_TYPE);
     CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 0, record 0: unknown record type 0");
-    uint8_t b1[] = { 1, 0, 0, 1, 5, 5, 9, 0, 0 };
+    uint8_t b1[] = { 1, 0, 0, 1, 5, 5, 11, 0, 0 };
     CHECK_EQ(decode_body(b1, sizeof(b1)), LOG_ERR_REC_TYPE);
-    CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 6, record 2: unknown record type 9");
+    CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 6, record 2: unknown record type 11");
     CHECK_EQ(dec.err_frame, 1);
     CHECK_EQ(dec.err_body_off, 6);
     CHECK_EQ(dec.err_record, 2);
@@ -1509,6 +1524,70 @@ TEST(record_bad_stream)
     CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 1, record 0 (OUTPUT): unknown output stream 3");
     b[1] = 255;
     CHECK_EQ(decode_body(b, sizeof(b)), LOG_ERR_FIELD);
+}
+
+TEST(device_records_bytes_and_limits)
+{
+    /* The documented bytes (docs/log-format.md): DEVDATA at exit 4 of
+     * device 1, tag 3, offset 512, "abc"; DEVDONE of it, status 0. */
+    size_t len = std_log(), sz;
+    static uint8_t fr[LOG_MAX_FRAME];
+    CHECK_EQ(log_frame_begin(&enc, fr, sizeof(fr)), LOG_OK);
+    CHECK_EQ(log_put_devdata(&enc, 4, LOG_DEV_BLK, 3, 512, "abc", 3), LOG_OK);
+    CHECK_EQ(log_put_devdone(&enc, 4, LOG_DEV_BLK, 3, 0), LOG_OK);
+    CHECK_EQ(log_put_devdone(&enc, 4, LOG_DEV_NET, LOG_DEV_TAG_MAX, 0xffffffffu), LOG_OK);
+    static const uint8_t want[] = { 9, 4, 1, 3, 0x80, 0x04, 3, 'a', 'b', 'c', 10, 0, 1, 3, 0,
+                                    10, 0, 2, 0xff, 0xff, 0x03, 0xff, 0xff, 0xff, 0xff, 0x0f };
+    CHECK_EQ(log_frame_body(&enc), sizeof(want));
+    CHECK(memcmp(fr + LOG_FRAME_HEADER, want, sizeof(want)) == 0);
+    CHECK_EQ(log_frame_end(&enc, &sz), LOG_OK);
+    memcpy(S + len, fr, sz);
+    struct log_record exp[3] = {
+        { .type = LOG_REC_DEVDATA, .exit = 4, .device = 1, .tag = 3, .offset = 512, .len = 3,
+          .data = (const uint8_t *)"abc" },
+        { .type = LOG_REC_DEVDONE, .exit = 4, .device = 1, .tag = 3, .status = 0 },
+        { .type = LOG_REC_DEVDONE, .exit = 4, .device = 2, .tag = 65535, .status = 0xffffffffu },
+    };
+    struct result r = decode(S, len + sz, 1, exp, 3);
+    CHECK_EQ(r.records, 3);
+    CHECK_EQ(r.mismatch, -1);
+    CHECK_STR(log_record_name(LOG_REC_DEVDATA), "DEVDATA");
+    CHECK_STR(log_record_name(LOG_REC_DEVDONE), "DEVDONE");
+
+    /* The encoder refuses what the decoder would. */
+    std_log();
+    CHECK_EQ(log_frame_begin(&enc, fr, sizeof(fr)), LOG_OK);
+    CHECK_EQ(log_put_devdone(&enc, 1, 0, 0, 0), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devdone(&enc, 1, LOG_DEV_LAST + 1, 0, 0), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devdone(&enc, 1, 1, LOG_DEV_TAG_MAX + 1, 0), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devdata(&enc, 1, 1, 0, LOG_DEV_OFFSET_MAX + 1, "x", 1), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devdata(&enc, 1, 1, 0, 0, pool, LOG_MAX_DATA + 1), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devdata(&enc, 1, 1, 0, 0, NULL, 1), LOG_ERR_ARG);
+    /* The largest DEVDATA fits an empty maximum frame. */
+    CHECK_EQ(log_put_devdata(&enc, UINT64_MAX, 1, LOG_DEV_TAG_MAX, LOG_DEV_OFFSET_MAX, pool, LOG_MAX_DATA), LOG_OK);
+
+    /* The decoder's limits. */
+    uint8_t b0[] = { 10, 0, 0, 0, 0 };
+    CHECK_EQ(decode_body(b0, sizeof(b0)), LOG_ERR_FIELD);
+    CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 2, record 0 (DEVDONE): unknown device 0");
+    uint8_t b1[] = { 10, 0, 3, 0, 0 };
+    CHECK_EQ(decode_body(b1, sizeof(b1)), LOG_ERR_FIELD);
+    CHECK_MSG("unknown device 3");
+    uint8_t b2[] = { 10, 0, 1, 0x80, 0x80, 0x04, 0 };
+    CHECK_EQ(decode_body(b2, sizeof(b2)), LOG_ERR_FIELD);
+    CHECK_MSG("tag 65536 over the maximum 65535");
+    uint8_t b3[] = { 10, 0, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10 };
+    CHECK_EQ(decode_body(b3, sizeof(b3)), LOG_ERR_FIELD);
+    CHECK_MSG("status 4294967296 out of range");
+    uint8_t b4[] = { 9, 0, 1, 0, 0x80, 0x80, 0x80, 0x08, 0 };
+    CHECK_EQ(decode_body(b4, sizeof(b4)), LOG_ERR_FIELD);
+    CHECK_MSG("offset 16777216 out of range");
+    uint8_t b5[] = { 9, 0, 1, 0, 0, 4, 'a', 'b', 'c' };
+    CHECK_EQ(decode_body(b5, sizeof(b5)), LOG_ERR_DATA_LENGTH);
+    uint8_t b6[] = { 9, 0, 1, 0, 0, 3, 'a', 'b', 'c' };
+    CHECK_EQ(decode_body(b6, sizeof(b6)), LOG_EOF);
+    uint8_t b7[] = { 10, 0, 1, 0 };
+    CHECK_EQ(decode_body(b7, sizeof(b7)), LOG_ERR_REC_TRUNCATED);
 }
 
 /* ---- corruption ----------------------------------------------------------- */

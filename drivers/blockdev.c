@@ -1,0 +1,93 @@
+/* The host's block devices (blockdev.h): registry, request queues, and
+ * the polling that drives them. */
+#include "blockdev.h"
+#include "../kernel/clock.h"
+#include "../kernel/cpu.h"
+#include "../kernel/log.h"
+#include <string.h>
+
+static struct blockdev *bds[BLOCKDEV_MAX];
+static int nbds;
+
+void blockdev_register(struct blockdev *bd)
+{
+    if (nbds == BLOCKDEV_MAX) {
+        log_warn("disk", "%s: too many disks, ignored", bd->name);
+        return;
+    }
+    bds[nbds++] = bd;
+    log_info("disk", "%s (%s): \"%s\" serial \"%s\", %llu sectors (%llu MiB)", bd->name, bd->model, bd->product,
+             bd->serial, (unsigned long long)bd->sectors, (unsigned long long)(bd->sectors >> 11));
+}
+
+int blockdev_count(void) { return nbds; }
+struct blockdev *blockdev_get(int i) { return i >= 0 && i < nbds ? bds[i] : NULL; }
+
+struct blockdev *blockdev_find(const char *serial)
+{
+    for (int i = 0; i < nbds; i++)
+        if (strcmp(bds[i]->serial, serial) == 0)
+            return bds[i];
+    return NULL;
+}
+
+void blockdev_submit(struct blockdev *bd, struct blk_io *io)
+{
+    io->next = NULL;
+    io->status = BLK_OK;
+    if (io->op != BLK_FLUSH && (io->count == 0 || io->lba >= bd->sectors || io->count > bd->sectors - io->lba)) {
+        io->status = BLK_E_RANGE;
+        bd->errors++;
+        io->done(io);
+        return;
+    }
+    if (bd->tail)
+        bd->tail->next = io;
+    else
+        bd->head = io;
+    bd->tail = io;
+    bd->poll(bd); /* start it now when the drive is idle */
+}
+
+void blockdev_finish(struct blockdev *bd, int status)
+{
+    struct blk_io *io = bd->head;
+    if (!io)
+        return;
+    bd->head = io->next;
+    if (!bd->head)
+        bd->tail = NULL;
+    io->status = status;
+    if (status != BLK_OK)
+        bd->errors++;
+    else if (io->op == BLK_READ)
+        bd->reads++;
+    else if (io->op == BLK_WRITE)
+        bd->writes++;
+    else
+        bd->flushes++;
+    io->done(io);
+}
+
+int blockdev_wait_idle(struct blockdev *bd, uint32_t timeout_ms)
+{
+    uint64_t end = clock_ns() + (uint64_t)timeout_ms * 1000000;
+    while (bd->head) {
+        bd->poll(bd);
+        if (clock_ns() > end)
+            return -1;
+        pause();
+    }
+    return 0;
+}
+
+bool blockdev_poll_all(void)
+{
+    bool busy = false;
+    for (int i = 0; i < nbds; i++)
+        if (bds[i]->head) {
+            bds[i]->poll(bds[i]);
+            busy |= bds[i]->head != NULL;
+        }
+    return busy;
+}

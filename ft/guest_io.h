@@ -1,0 +1,47 @@
+/* The guest's I/O on host devices, through the determinism boundary.
+ *
+ * With [guest] disk_device the guest's virtio-blk requests go to a host
+ * drive (drivers/blockdev.h). The drive completes them whenever it likes;
+ * the completion waits here until the engine makes an event point (at once:
+ * an entry with the preemption timer at zero, or the next synchronous exit,
+ * or the HLT the guest waits in), where the policy delivers it: live, as
+ * is; recording, after logging it (DEVDATA records with a read's data,
+ * then DEVDONE); replaying, never from the drive but from the log, at the
+ * same place. At go-live the requests the log started but never completed
+ * are issued to this host's drive again (re-issued writes write the same
+ * data to the same sectors: idempotent). */
+#ifndef FT_GUEST_IO_H
+#define FT_GUEST_IO_H
+
+#include <stdint.h>
+#include <stdbool.h>
+
+struct vm;
+
+/* The guest's disk is on a host drive. */
+bool gio_active(void);
+/* Live (requests go to the drive; the default) or replay (they do not;
+ * completions come from the log). Switching to live issues the requests
+ * in flight (go-live). */
+void gio_set_replay(struct vm *vm, bool replay);
+/* A completion waits for an event point. */
+bool gio_pending(void);
+/* Called with each completion before it enters the guest (recording):
+ * device, tag, status; data and len: what the device puts in the guest
+ * (a read's sectors), else NULL and 0. */
+typedef void (*gio_log_fn)(uint8_t device, uint32_t tag, uint32_t status, const uint8_t *data, uint32_t len);
+/* Deliver every waiting completion at this event point, in completion
+ * order (log: NULL when not recording). */
+void gio_deliver(struct vm *vm, gio_log_fn log);
+/* Replay: data of request tag of device at offset, then its completion.
+ * 0, or -1 with what does not fit the replayed guest in *why. */
+int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset, const uint8_t *data, uint32_t len,
+                    const char **why);
+int gio_replay_done(struct vm *vm, uint8_t device, uint32_t tag, uint32_t status, const char **why);
+
+struct gio_stats {
+    uint64_t requests, reads, writes, flushes, errors, bytes_read, bytes_written, reissued, dropped;
+};
+void gio_stats(struct gio_stats *s);
+
+#endif
