@@ -9,71 +9,106 @@
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/log.h"
+#include "../kernel/power.h"
 #include "../kernel/service.h"
 #include <string.h>
 
+/* A request slot of the guest's virtio-blk device, as this layer sees it. */
+enum gstate {
+    S_FREE,
+    S_QUEUED, /* to be issued to the drive, in submission order (fifo) */
+    S_ISSUED, /* the drive works on it */
+    S_READY,  /* completed by the drive, waiting for an event point */
+    S_LOGGED, /* replay: the log completes it (DEVDONE) */
+};
+
 struct gslot {
+    enum gstate st;
     struct blk_io io;
-    bool issued;  /* io belongs to the drive until its done() */
-    bool stale;   /* issued for a guest (or a replay) that no longer waits for it */
-    bool waiting; /* the guest's request is not issued yet (replay, or its io was still busy) */
-    bool ready;   /* completed, waiting for an event point */
+    bool io_busy;  /* the drive holds io (until its done()) */
+    bool io_stale; /* ... for a guest life that is over: its result is dropped */
+    uint64_t tag;  /* the log's length when the guest made it (the output rule) */
+    uint64_t seq;  /* submission order */
     uint8_t status;
 };
 
 static struct {
-    bool on, replay;
+    bool on, replay, private_copy;
     struct blockdev *bd;
     uint64_t first, sectors; /* the partition (or whole drive) */
     struct vm *vm;
     struct gslot slot[VBLK_SLOTS];
-    uint8_t order[VBLK_SLOTS]; /* ready slots, in completion order */
+    uint8_t fifo[VBLK_SLOTS]; /* S_QUEUED slots, oldest first */
+    unsigned nfifo;
+    uint8_t order[VBLK_SLOTS]; /* S_READY slots, in completion order */
     unsigned nready;
+    uint64_t seq;
+    bool (*released)(uint64_t tag); /* the output rule's gate on writes (NULL: none) */
+    uint64_t (*tag_now)(void);
     struct gio_stats st;
 } G;
-
-static void issue(unsigned i);
 
 bool gio_active(void) { return G.on; }
 bool gio_pending(void) { return G.nready != 0; }
 void gio_stats(struct gio_stats *s) { *s = G.st; }
 
-static void io_done(struct blk_io *io)
+static const struct vblk_req *req_of(unsigned i) { return &G.vm->plat.blk.slot[i].req; }
+static bool writes(const struct vblk_req *r) { return r->type == VBLK_T_OUT || r->type == VBLK_T_FLUSH; }
+
+static void io_done(struct blk_io *io);
+
+/* Issue queued requests in submission order while the head may go: its
+ * slot's io is free (not still held by the drive for a past guest life)
+ * and, under the output rule, a write (or flush) only once the backup has
+ * the log up to where the guest made it; everything behind such a write
+ * waits with it, so a read never overtakes a write. */
+static void kick(void)
 {
-    struct gslot *s = io->ctx;
-    s->issued = false;
-    if (s->stale) {
-        s->stale = false;
-        G.st.dropped++;
-    } else if (!G.replay) {
-        s->status = io->status == BLK_OK ? VBLK_S_OK : VBLK_S_IOERR;
-        if (io->status != BLK_OK)
-            G.st.errors++;
-        s->ready = true;
-        G.order[G.nready++] = (uint8_t)(s - G.slot);
-    }
-    if (s->waiting && !G.replay) {
-        /* The guest (booted again, or gone live) asked on this slot while
-         * the drive still had the slot's old, stale request: issue the new
-         * one now. */
-        s->waiting = false;
-        issue((unsigned)(s - G.slot));
+    while (G.nfifo) {
+        unsigned i = G.fifo[0];
+        struct gslot *s = &G.slot[i];
+        const struct vblk_req *r = req_of(i);
+        if (s->io_busy)
+            return;
+        if (G.released && !G.replay && writes(r) && !G.released(s->tag))
+            return;
+        memmove(G.fifo, G.fifo + 1, --G.nfifo);
+        s->st = S_ISSUED;
+        s->io_busy = true;
+        s->io_stale = false;
+        s->io.op = r->type == VBLK_T_IN ? BLK_READ : r->type == VBLK_T_OUT ? BLK_WRITE : BLK_FLUSH;
+        s->io.lba = G.first + r->sector;
+        s->io.count = r->bytes / VBLK_SECTOR;
+        s->io.buf = r->buf;
+        s->io.done = io_done;
+        s->io.ctx = s;
+        blockdev_submit(G.bd, &s->io);
     }
 }
 
-/* Issue the guest's request in slot i (its vblk_req is in the device). */
-static void issue(unsigned i)
+static void io_done(struct blk_io *io)
 {
-    struct gslot *s = &G.slot[i];
-    const struct vblk_req *r = &G.vm->plat.blk.slot[i].req;
-    s->issued = true;
-    s->io.op = r->type == VBLK_T_IN ? BLK_READ : r->type == VBLK_T_OUT ? BLK_WRITE : BLK_FLUSH;
-    s->io.lba = G.first + r->sector;
-    s->io.count = r->bytes / VBLK_SECTOR;
-    s->io.buf = r->buf;
-    s->io.done = io_done;
-    s->io.ctx = s;
-    blockdev_submit(G.bd, &s->io);
+    struct gslot *s = io->ctx;
+    s->io_busy = false;
+    if (s->io_stale) {
+        s->io_stale = false;
+        G.st.dropped++;
+    } else if (s->st == S_ISSUED && G.replay) {
+        s->st = S_LOGGED; /* the backup's own write is done; the log says when the guest sees it */
+    } else if (s->st == S_ISSUED) {
+        s->status = io->status == BLK_OK ? VBLK_S_OK : VBLK_S_IOERR;
+        if (io->status != BLK_OK)
+            G.st.errors++;
+        s->st = S_READY;
+        G.order[G.nready++] = (uint8_t)(s - G.slot);
+    }
+    kick();
+}
+
+static void enqueue(unsigned i)
+{
+    G.slot[i].st = S_QUEUED;
+    G.fifo[G.nfifo++] = (uint8_t)i;
 }
 
 static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
@@ -90,12 +125,25 @@ static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
     } else {
         G.st.flushes++;
     }
-    s->ready = false;
-    if (G.replay || s->issued) {
-        s->waiting = true; /* the log completes it; or the drive is still busy with the slot's old io */
+    s->seq = G.seq++;
+    s->tag = G.tag_now ? G.tag_now() : 0;
+    /* Replaying, the log completes every request; a backup with its own
+     * copy of the disk (private) also carries out the writes itself. */
+    if (G.replay && !(G.private_copy && writes(r))) {
+        s->st = S_LOGGED;
         return;
     }
-    issue(i);
+    enqueue(i);
+    kick();
+    if (s->st == S_QUEUED && G.released) {
+        G.st.held++; /* waits for the backup's acknowledgement (or behind a write that does) */
+        if (kernel_config()->debug.fault_test == CFG_FAULT_DIE_IN_IO && G.st.held >= 8) {
+            char why[120];
+            fmt_snprintf(why, sizeof(why), "fault_test = die_in_io: the primary stops dead with %u guest disk "
+                                           "request%s held by the output rule", G.nfifo, G.nfifo == 1 ? "" : "s");
+            power_halt(why);
+        }
+    }
 }
 
 /* A guest boot: nothing the guest asked before matters any more. */
@@ -104,11 +152,37 @@ static void gio_boot(void *ctx)
     (void)ctx;
     for (unsigned i = 0; i < VBLK_SLOTS; i++) {
         struct gslot *s = &G.slot[i];
-        if (s->issued)
-            s->stale = true;
-        s->waiting = s->ready = false;
+        if (s->io_busy)
+            s->io_stale = true;
+        s->st = S_FREE;
     }
-    G.nready = 0;
+    G.nfifo = G.nready = 0;
+}
+
+void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*tag_now)(void))
+{
+    if (!G.on)
+        return;
+    /* Only a disk both hosts share needs it: a private copy dies with
+     * its host, and the backup writes its own. */
+    G.released = G.private_copy ? NULL : released;
+    G.tag_now = G.released ? tag_now : NULL;
+    kick();
+}
+
+bool gio_private(void) { return G.private_copy; }
+
+void gio_report(const char *who)
+{
+    if (!G.on)
+        return;
+    const struct gio_stats *t = &G.st;
+    log_info(who, "disk: %llu requests (%llu reads, %llu KiB; %llu writes, %llu KiB; %llu flushes), %llu held by the "
+                  "output rule, %llu issued again at go-live, %llu errors",
+             (unsigned long long)t->requests, (unsigned long long)t->reads, (unsigned long long)(t->bytes_read >> 10),
+             (unsigned long long)t->writes, (unsigned long long)(t->bytes_written >> 10),
+             (unsigned long long)t->flushes, (unsigned long long)t->held, (unsigned long long)t->reissued,
+             (unsigned long long)t->errors);
 }
 
 void gio_set_replay(struct vm *vm, bool replay)
@@ -121,30 +195,38 @@ void gio_set_replay(struct vm *vm, bool replay)
     if (!was || replay)
         return;
     /* Go-live: the requests the log started and never completed go to
-     * this host's drive now. */
-    for (unsigned i = 0; i < VBLK_SLOTS; i++) {
-        struct gslot *s = &G.slot[i];
-        if (!s->waiting || !vm->plat.blk.slot[i].busy)
-            continue;
-        G.st.reissued++;
-        if (s->issued)
-            continue; /* issued when the drive gives back the old io (io_done) */
-        s->waiting = false;
-        issue(i);
+     * this host's drive now, oldest first (a write the backup carried out
+     * already is written again: the same data to the same sectors). */
+    unsigned n = 0;
+    for (;;) {
+        int best = -1;
+        for (unsigned i = 0; i < VBLK_SLOTS; i++)
+            if (G.slot[i].st == S_LOGGED && vm->plat.blk.slot[i].busy &&
+                (best < 0 || G.slot[i].seq < G.slot[best].seq))
+                best = (int)i;
+        if (best < 0)
+            break;
+        enqueue((unsigned)best);
+        n++;
     }
-    if (G.st.reissued)
-        log_info("disk", "go-live: %llu disk request%s the log left in flight issued again",
-                 (unsigned long long)G.st.reissued, G.st.reissued == 1 ? "" : "s");
+    G.st.reissued += n;
+    if (n)
+        log_info("disk", "go-live: %u disk request%s the log left in flight issued again", n, n == 1 ? "" : "s");
+    kick();
 }
 
 void gio_deliver(struct vm *vm, gio_log_fn log)
 {
     /* Completions in the order the drive finished them; each takes its
      * data into the guest and may let the device take new requests. */
-    for (unsigned k = 0; k < G.nready; k++) {
-        unsigned i = G.order[k];
+    unsigned n = G.nready;
+    uint8_t order[VBLK_SLOTS];
+    memcpy(order, G.order, n);
+    G.nready = 0;
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = order[k];
         struct gslot *s = &G.slot[i];
-        s->ready = false;
+        s->st = S_FREE;
         const struct vblk_slot *vs = &vm->plat.blk.slot[i];
         if (log) {
             bool data = vs->req.type == VBLK_T_IN && s->status == VBLK_S_OK && !vs->orphan;
@@ -152,14 +234,13 @@ void gio_deliver(struct vm *vm, gio_log_fn log)
         }
         vblk_complete(&vm->plat.blk, i, s->status);
     }
-    G.nready = 0;
 }
 
 int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset, const uint8_t *data, uint32_t len,
                     const char **why)
 {
     const struct vblk_slot *vs = tag < VBLK_SLOTS ? &vm->plat.blk.slot[tag] : NULL;
-    if (!G.on || device != LOG_DEV_BLK || !vs || !vs->busy || !G.slot[tag].waiting) {
+    if (!G.on || device != LOG_DEV_BLK || !vs || !vs->busy || G.slot[tag].st != S_LOGGED) {
         *why = "the log gives data of a disk request the replayed guest has not made";
         return -1;
     }
@@ -174,11 +255,15 @@ int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset
 int gio_replay_done(struct vm *vm, uint8_t device, uint32_t tag, uint32_t status, const char **why)
 {
     const struct vblk_slot *vs = tag < VBLK_SLOTS ? &vm->plat.blk.slot[tag] : NULL;
-    if (!G.on || device != LOG_DEV_BLK || !vs || !vs->busy || !G.slot[tag].waiting || status > 0xff) {
+    struct gslot *s = tag < VBLK_SLOTS ? &G.slot[tag] : NULL;
+    if (!G.on || device != LOG_DEV_BLK || !vs || !vs->busy || s->st == S_FREE || s->st == S_READY ||
+        status > 0xff) {
         *why = "the log completes a disk request the replayed guest has not made";
         return -1;
     }
-    G.slot[tag].waiting = false;
+    if (s->st != S_LOGGED)
+        return 1; /* this backup's own write of it is still under way */
+    s->st = S_FREE;
     vblk_complete(&vm->plat.blk, tag, (uint8_t)status);
     return 0;
 }
@@ -237,6 +322,7 @@ static void gio_init(void)
         kernel_config_fail(err);
     }
     G.vm = &the_vm;
+    G.private_copy = cfg->guest.disk_mode == CFG_DISK_PRIVATE;
     G.on = true;
     if (cfg->guest.disk_partition)
         log_info("disk", "the guest's disk: partition %u of %s (serial %s), sectors %llu-%llu (%llu MiB)",
@@ -247,4 +333,12 @@ static void gio_init(void)
                  (unsigned long long)G.sectors, (unsigned long long)(G.sectors >> 11));
 }
 
-SERVICE(26, guest_io, gio_init, NULL);
+/* Writes the output rule held may go once the backup has the log. */
+static bool gio_poll(void)
+{
+    if (G.on && G.nfifo)
+        kick();
+    return false;
+}
+
+SERVICE(26, guest_io, gio_init, gio_poll);

@@ -33,15 +33,28 @@ typedef void (*gio_log_fn)(uint8_t device, uint32_t tag, uint32_t status, const 
 /* Deliver every waiting completion at this event point, in completion
  * order (log: NULL when not recording). */
 void gio_deliver(struct vm *vm, gio_log_fn log);
+/* The output rule for a disk both hosts share ([guest] disk_mode =
+ * shared): the primary issues a write (and whatever the guest asked after
+ * it) only once released(tag) holds for the log length tag_now() gave when
+ * the guest made it, i.e. once the backup has the log that led to the
+ * write. NULL: no gate (alone, unprotected, or a private disk). */
+void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*tag_now)(void));
+/* Each host has its own copy of the disk (disk_mode = private): the
+ * backup carries out the writes itself as its replay makes them. */
+bool gio_private(void);
 /* Replay: data of request tag of device at offset, then its completion.
- * 0, or -1 with what does not fit the replayed guest in *why. */
+ * 0, or -1 with what does not fit the replayed guest in *why; done: 1
+ * while this backup's own write of the request is still under way (the
+ * replay waits). */
 int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset, const uint8_t *data, uint32_t len,
                     const char **why);
 int gio_replay_done(struct vm *vm, uint8_t device, uint32_t tag, uint32_t status, const char **why);
 
 struct gio_stats {
-    uint64_t requests, reads, writes, flushes, errors, bytes_read, bytes_written, reissued, dropped;
+    uint64_t requests, reads, writes, flushes, errors, bytes_read, bytes_written, reissued, dropped, held;
 };
 void gio_stats(struct gio_stats *s);
+/* One line of those figures on the console, tagged who. */
+void gio_report(const char *who);
 
 #endif

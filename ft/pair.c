@@ -39,6 +39,7 @@
  * unacknowledged log or held output pass their bounds. */
 #include "rr.h"
 #include "engine.h"
+#include "guest_io.h"
 #include "../net/arbiter.h"
 #include "../net/channel.h"
 #include "../net/heartbeat.h"
@@ -247,6 +248,11 @@ static void pri_exited(void *ctx, enum vcpu_stop why, int code, const char *text
 
 static const struct vm_events pri_events = { pri_console, pri_exited };
 
+/* The output rule for writes to a shared disk (ft/guest_io.h): like a
+ * console byte, a write made at log length tag leaves once the backup has
+ * acknowledged the frames past it, or at once when nothing is held. */
+static bool write_released(uint64_t tag) { return !holding() || tag < F.acked_abs; }
+
 /* ---- primary: streaming ------------------------------------------------ */
 
 /* Whole frames from the memory log into LOG messages. */
@@ -389,6 +395,7 @@ static uint64_t lag_pct(unsigned pct);
 /* The protected run in figures (make bench reads this line). */
 static void report(void)
 {
+    gio_report("pair");
     vtime_t vt = recorder_vtime();
     uint64_t throttled = F.throttled_ns + (F.throttling ? clock_ns() - F.throttle_since : 0);
     uint64_t kbps = vt ? F.sent_abs * 8 * 1000000u / vt : 0; /* kbit per guest second */
@@ -465,6 +472,7 @@ static void start_protection(struct vm *vm)
     }
     recorder_set_flush_ns(FLUSH_NS);
     recorder_set_flush_on_output(true);
+    gio_set_gate(write_released, recorder_log_bytes);
     start_guest_clock(vm);
     set_state(PS_PROTECTED);
     log_info("pair", "protected: the guest runs and its log streams to %s (epoch %016llx, %s landmarks)",
@@ -567,6 +575,10 @@ static void replay_over(struct vm *vm)
                      "%llu waits for the log, %llu runs ahead to the primary's mark)",
              (unsigned long long)t.records, (unsigned long long)t.icount, (unsigned long long)replayer_waits(),
              (unsigned long long)replayer_ahead_runs());
+    if (t.dev_done)
+        log_info("pair", "the log delivered %llu disk completions with %llu bytes of read data",
+                 (unsigned long long)t.dev_done, (unsigned long long)t.dev_bytes);
+    gio_report("pair");
     /* The primary releases its last output on our acknowledgement: send
      * it before going (backup_poll()). */
     set_state(PS_ENDING);

@@ -57,6 +57,7 @@ static struct {
     bool mark_complete;
     uint64_t ahead_runs; /* runs the mark allowed */
     uint64_t waits; /* slices that found the log not yet far enough */
+    bool io_wait;   /* a DEVDONE waits for this host's own write of its request */
     bool waiting;   /* the last slice stopped for that */
     /* Go-live (replayer_drain()): the log will not grow; replay what
      * arrived, then hand the guest over at the end of it. */
@@ -319,6 +320,11 @@ static void check_after(void)
             int e = r->type == LOG_REC_DEVDATA
                         ? gio_replay_data(vm, r->device, r->tag, r->offset, r->data, r->len, &why)
                         : gio_replay_done(vm, r->device, r->tag, r->status, &why);
+            if (e > 0) {
+                P.io_wait = true; /* this backup's own write first */
+                return;
+            }
+            P.io_wait = false;
             if (e) {
                 diverge(why, NULL);
                 return;
@@ -448,7 +454,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
             hold = !P.scout_end && P.scout_exit < v->sync_exits + 2;
         }
         check_after();
-        if (v->stop != VCPU_RUNNING)
+        if (v->stop != VCPU_RUNNING || P.io_wait)
             break;
         const struct log_record *r = peek_rec();
         struct run_opts o = { .preempt_ticks = ~0ull, .mtf = false };
@@ -633,6 +639,7 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.scout_end = false;
     P.waits = 0;
     P.waiting = false;
+    P.io_wait = false;
     log_decoder_init(&P.dec);
     /* The header first: it decides the backend. */
     size_t used = 0;

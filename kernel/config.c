@@ -20,10 +20,11 @@ enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_RECORD, S_DEBUG };
 
 static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
-static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", "log_mutate", NULL };
+static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", "log_mutate", "die_in_io", NULL };
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 static const char *const record_mode_names[] = { "off", "selfcheck", "record", "replay", NULL };
 static const char *const record_dest_names[] = { "memory", "sink", NULL };
+static const char *const disk_mode_names[] = { "shared", "private", NULL };
 static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", "each", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
@@ -50,6 +51,7 @@ static const struct keydef guest_keys[] = {
     { "initrd", K_FILE, F(struct cfg_guest, initrd), 0, 0, NULL, false },
     { "disk", K_FILE, F(struct cfg_guest, disk), 0, 0, NULL, false },
     { "disk_device", K_DISKDEV, 0, 0, 0, 0, NULL, false },
+    { "disk_mode", K_ENUM, F(struct cfg_guest, disk_mode), 0, 0, disk_mode_names, false },
     { "cmdline", K_STR, F(struct cfg_guest, cmdline), 0, 0, NULL, false },
     { "memory_mb", K_U32, F(struct cfg_guest, memory_mb), 16, 65536, NULL, true },
     { "cpu_model", K_ENUM, F(struct cfg_guest, cpu_model), 0, 0, cpu_model_names, false },
@@ -105,7 +107,7 @@ struct parser {
     int sec_first_line[NSECTIONS];
     const char *pending_name; /* [host NAME] for messages */
     char hostname[CFG_NAME_MAX];
-    int arbiter_line, failover_line, heartbeat_line;
+    int arbiter_line, failover_line, heartbeat_line, disk_mode_line;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt, ...)
@@ -530,6 +532,8 @@ static int assignment(struct parser *p, char *s)
         if (strcmp(key, "primary") == 0)
             p->cfg->pair.primary_line = p->line;
     }
+    if (sections[p->sec].id == S_GUEST && strcmp(key, "disk_mode") == 0)
+        p->disk_mode_line = p->line;
     return set_value(p, &keys[idx], v);
 }
 
@@ -572,6 +576,8 @@ static int cross_check(struct parser *p)
                             cfg->pair.primary);
         }
     }
+    if (p->disk_mode_line && !cfg->guest.disk_serial[0])
+        return fail(p, p->disk_mode_line, "disk_mode: only a disk on a drive (disk_device) has a mode");
     if (cfg->guest.disk.path[0] && cfg->guest.disk_serial[0])
         return fail(p, cfg->guest.disk_device_line,
                     "disk_device: the guest has one disk: either an image file (disk, line %d) or a device",

@@ -27,7 +27,8 @@ enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, 
                       CFG_FAULT_VMENTRY, /* corrupt the guest state: a failed VM entry must be decoded */
                       CFG_FAULT_LOG_CORRUPT, /* selfcheck: flip a bit in the log (its CRC must catch it) */
                       CFG_FAULT_LOG_RETIME, /* selfcheck: later times 1 ms later, validly (replay must diverge) */
-                      CFG_FAULT_LOG_MUTATE  /* selfcheck: one ASYNC record's register CRC changed, validly */ };
+                      CFG_FAULT_LOG_MUTATE, /* selfcheck: one ASYNC record's register CRC changed, validly */
+                      CFG_FAULT_DIE_IN_IO   /* pair primary: halt dead while the output rule holds disk writes */ };
 
 struct cfg_host {
     char name[CFG_NAME_MAX];
@@ -60,6 +61,9 @@ struct cfg_file {
 /* Guest CPU models (vmm/cpuid.c): what the guest's CPUID offers. */
 enum cfg_cpu_model { CFG_CPU_X86_64_V2, CFG_CPU_X86_64_V3 };
 
+/* A pair's guest disk on drives: one both hosts reach, or a copy each. */
+enum cfg_disk_mode { CFG_DISK_SHARED, CFG_DISK_PRIVATE };
+
 struct cfg_guest {
     bool present;
     struct cfg_file kernel, initrd, disk;
@@ -67,6 +71,7 @@ struct cfg_guest {
      * (drivers/blockdev.h); partition 0: the whole drive. */
     char disk_serial[CFG_SERIAL_MAX + 1];
     uint32_t disk_partition;
+    enum cfg_disk_mode disk_mode;
     int disk_device_line;
     char cmdline[CFG_CMDLINE_MAX];
     uint32_t memory_mb;

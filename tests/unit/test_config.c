@@ -367,6 +367,14 @@ TEST(disk_device_forms)
     FAILS(HOST_A GUEST "disk_device = ABC:\n", 8, "disk_device: partition '' is not a number 1..128");
     FAILS(HOST_A GUEST "disk = d.img\ndisk_device = ABC\n", 9,
           "disk_device: the guest has one disk: either an image file (disk, line 8) or a device");
+    PARSES(HOST_A GUEST "disk_device = ABC\n");
+    CHECK_EQ(cfg.guest.disk_mode, CFG_DISK_SHARED);
+    PARSES(HOST_A GUEST "disk_mode = private\ndisk_device = ABC\n");
+    CHECK_EQ(cfg.guest.disk_mode, CFG_DISK_PRIVATE);
+    PARSES(HOST_A GUEST "disk_device = ABC\ndisk_mode = shared\n");
+    CHECK_EQ(cfg.guest.disk_mode, CFG_DISK_SHARED);
+    FAILS(HOST_A GUEST "disk_mode = private\n", 8, "disk_mode: only a disk on a drive (disk_device) has a mode");
+    FAILS(HOST_A GUEST "disk_device = ABC\ndisk_mode = copy\n", 9, "disk_mode: 'copy' is not one of: shared, private");
 }
 
 TEST(arbiter_forms_accepted)
@@ -514,7 +522,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[pair]\nsecret = x\n", 6,
           "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter, primary, max_lag_ms, backup_wait_ms)");
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
-          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, cmdline, memory_mb, cpu_model)");
+          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
           "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");
