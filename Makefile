@@ -228,6 +228,7 @@ UNIT_vrtc_SRCS    := vmm/dev/rtc.c
 UNIT_vlapic_SRCS  := vmm/dev/lapic.c
 UNIT_vioapic_SRCS := vmm/dev/ioapic.c
 UNIT_virtio_SRCS  := vmm/dev/pci.c vmm/dev/virtio.c vmm/dev/virtio_blk.c
+UNIT_virtio_net_SRCS := vmm/dev/pci.c vmm/dev/virtio.c vmm/dev/virtio_net.c
 # Host tool: the pair's arbiter (first host to ask in an epoch goes live).
 FTWITNESS_SRCS := tools/ftwitness.c net/witness.c kernel/sha256.c kernel/config.c kernel/format.c
 $(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel/config.h

@@ -282,6 +282,22 @@ static bool bring_up(struct e1000 *e)
     return true;
 }
 
+/* Receive frames for another unicast address too (a guest bridged onto
+ * this NIC): receive address register n (8254x SDM 13.4.29; RAL/RAH
+ * pairs at 0x5400 + 8n, Address Valid in RAH bit 31). */
+static int e1000_add_mac(struct netdev *nd, const uint8_t mac[6])
+{
+    struct e1000 *e = nd->priv;
+    for (unsigned n = 1; n < 16; n++) {
+        if (rd(e, RAH0 + 8 * n) & (1u << 31))
+            continue;
+        wr(e, RAL0 + 8 * n, mac[0] | mac[1] << 8 | mac[2] << 16 | (uint32_t)mac[3] << 24);
+        wr(e, RAH0 + 8 * n, mac[4] | mac[5] << 8 | (1u << 31));
+        return 0;
+    }
+    return -1;
+}
+
 int e1000_probe(void)
 {
     static const struct {
@@ -310,6 +326,7 @@ int e1000_probe(void)
             e->nd.link_up = e1000_link_up;
             e->nd.send = e1000_send;
             e->nd.poll = e1000_poll;
+            e->nd.add_mac = e1000_add_mac;
             if (!bring_up(e)) {
                 log_warn("net", "%02x:%02x.%u: %s did not come up", p->bus, p->dev, p->fn, ids[k].model);
                 continue;

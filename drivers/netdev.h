@@ -24,6 +24,9 @@ struct netdev {
     int (*send)(struct netdev *nd, const void *frame, size_t len);
     /* Hand up to budget received frames to rx; returns how many. */
     int (*poll)(struct netdev *nd, netdev_rx_fn rx, void *ctx, int budget);
+    /* Also receive frames sent to mac (a bridged guest): 0, or -1 when the
+     * NIC's address filter is full. NULL: the NIC receives them anyway. */
+    int (*add_mac)(struct netdev *nd, const uint8_t mac[6]);
     void *priv;
     uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes, rx_errors, tx_full;
 };

@@ -1,6 +1,7 @@
 /* The guest's disk on a host drive, through the determinism boundary
  * (guest_io.h). */
 #include "guest_io.h"
+#include "guest_net.h"
 #include "../drivers/blockdev.h"
 #include "../drivers/partition.h"
 #include "../vmm/vm.h"
@@ -49,13 +50,18 @@ static struct {
 } G;
 
 bool gio_active(void) { return G.on; }
-bool gio_pending(void) { return G.nready != 0; }
+bool gio_pending(void) { return G.nready != 0 || gnet_pending(G.vm); }
 void gio_stats(struct gio_stats *s) { *s = G.st; }
 
 static const struct vblk_req *req_of(unsigned i) { return &G.vm->plat.blk.slot[i].req; }
 static bool writes(const struct vblk_req *r) { return r->type == VBLK_T_OUT || r->type == VBLK_T_FLUSH; }
 
 static void io_done(struct blk_io *io);
+
+/* The output rule applies to this disk's writes: a shared drive, a live
+ * primary whose backup is not caught up. (A private copy dies with its
+ * host, and the backup writes its own.) */
+static bool disk_gated(void) { return G.released && !G.replay && !G.private_copy; }
 
 /* Issue queued requests in submission order while the head may go: its
  * slot's io is free (not still held by the drive for a past guest life)
@@ -70,7 +76,7 @@ static void kick(void)
         const struct vblk_req *r = req_of(i);
         if (s->io_busy)
             return;
-        if (G.released && !G.replay && writes(r) && !G.released(s->tag))
+        if (disk_gated() && writes(r) && !G.released(s->tag))
             return;
         memmove(G.fifo, G.fifo + 1, --G.nfifo);
         s->st = S_ISSUED;
@@ -126,7 +132,7 @@ static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
         G.st.flushes++;
     }
     s->seq = G.seq++;
-    s->tag = G.tag_now ? G.tag_now() : 0;
+    s->tag = disk_gated() ? G.tag_now() : 0;
     /* Replaying, the log completes every request; a backup with its own
      * copy of the disk (private) also carries out the writes itself. */
     if (G.replay && !(G.private_copy && writes(r))) {
@@ -135,7 +141,7 @@ static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
     }
     enqueue(i);
     kick();
-    if (s->st == S_QUEUED && G.released) {
+    if (s->st == S_QUEUED && disk_gated()) {
         G.st.held++; /* waits for the backup's acknowledgement (or behind a write that does) */
         if (kernel_config()->debug.fault_test == CFG_FAULT_DIE_IN_IO && G.st.held >= 8) {
             char why[120];
@@ -161,19 +167,18 @@ static void gio_boot(void *ctx)
 
 void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*tag_now)(void))
 {
-    if (!G.on)
-        return;
-    /* Only a disk both hosts share needs it: a private copy dies with
-     * its host, and the backup writes its own. */
-    G.released = G.private_copy ? NULL : released;
-    G.tag_now = G.released ? tag_now : NULL;
-    kick();
+    G.released = released;
+    G.tag_now = tag_now;
+    gnet_set_gate(released, tag_now);
+    if (G.on)
+        kick();
 }
 
 bool gio_private(void) { return G.private_copy; }
 
 void gio_report(const char *who)
 {
+    gnet_report(who);
     if (!G.on)
         return;
     const struct gio_stats *t = &G.st;
@@ -187,6 +192,7 @@ void gio_report(const char *who)
 
 void gio_set_replay(struct vm *vm, bool replay)
 {
+    gnet_set_replay(vm, replay);
     if (!G.on)
         return;
     G.vm = vm;
@@ -217,6 +223,7 @@ void gio_set_replay(struct vm *vm, bool replay)
 
 void gio_deliver(struct vm *vm, gio_log_fn log)
 {
+    gnet_deliver(vm, log);
     /* Completions in the order the drive finished them; each takes its
      * data into the guest and may let the device take new requests. */
     unsigned n = G.nready;
@@ -239,6 +246,8 @@ void gio_deliver(struct vm *vm, gio_log_fn log)
 int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset, const uint8_t *data, uint32_t len,
                     const char **why)
 {
+    if (device == LOG_DEV_NET)
+        return gnet_replay_data(vm, tag, offset, data, len, why);
     const struct vblk_slot *vs = tag < VBLK_SLOTS ? &vm->plat.blk.slot[tag] : NULL;
     if (!G.on || device != LOG_DEV_BLK || !vs || !vs->busy || G.slot[tag].st != S_LOGGED) {
         *why = "the log gives data of a disk request the replayed guest has not made";
@@ -254,6 +263,8 @@ int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset
 
 int gio_replay_done(struct vm *vm, uint8_t device, uint32_t tag, uint32_t status, const char **why)
 {
+    if (device == LOG_DEV_NET)
+        return gnet_replay_done(vm, tag, status, why);
     const struct vblk_slot *vs = tag < VBLK_SLOTS ? &vm->plat.blk.slot[tag] : NULL;
     struct gslot *s = tag < VBLK_SLOTS ? &G.slot[tag] : NULL;
     if (!G.on || device != LOG_DEV_BLK || !vs || !vs->busy || s->st == S_FREE || s->st == S_READY ||
@@ -290,6 +301,8 @@ static int read_sync(void *ctx, uint64_t lba, uint32_t count, uint8_t *buf)
 static void gio_init(void)
 {
     const struct config *cfg = kernel_config();
+    G.vm = &the_vm;
+    gnet_init();
     if (!cfg->guest.present || !cfg->guest.disk_serial[0])
         return;
     char err[CFG_ERR_MAX + 64], why[160];
@@ -338,6 +351,7 @@ static bool gio_poll(void)
 {
     if (G.on && G.nfifo)
         kick();
+    gnet_poll();
     return false;
 }
 

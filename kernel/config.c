@@ -52,6 +52,7 @@ static const struct keydef guest_keys[] = {
     { "disk", K_FILE, F(struct cfg_guest, disk), 0, 0, NULL, false },
     { "disk_device", K_DISKDEV, 0, 0, 0, 0, NULL, false },
     { "disk_mode", K_ENUM, F(struct cfg_guest, disk_mode), 0, 0, disk_mode_names, false },
+    { "nic_mac", K_MAC, F(struct cfg_guest, nic_mac), 0, 0, NULL, false },
     { "cmdline", K_STR, F(struct cfg_guest, cmdline), 0, 0, NULL, false },
     { "memory_mb", K_U32, F(struct cfg_guest, memory_mb), 16, 65536, NULL, true },
     { "cpu_model", K_ENUM, F(struct cfg_guest, cpu_model), 0, 0, cpu_model_names, false },
@@ -107,7 +108,7 @@ struct parser {
     int sec_first_line[NSECTIONS];
     const char *pending_name; /* [host NAME] for messages */
     char hostname[CFG_NAME_MAX];
-    int arbiter_line, failover_line, heartbeat_line, disk_mode_line;
+    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, nic_mac_line;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt, ...)
@@ -534,6 +535,8 @@ static int assignment(struct parser *p, char *s)
     }
     if (sections[p->sec].id == S_GUEST && strcmp(key, "disk_mode") == 0)
         p->disk_mode_line = p->line;
+    if (sections[p->sec].id == S_GUEST && strcmp(key, "nic_mac") == 0)
+        p->nic_mac_line = p->cfg->guest.nic_mac_line = p->line;
     return set_value(p, &keys[idx], v);
 }
 
@@ -576,6 +579,11 @@ static int cross_check(struct parser *p)
                             cfg->pair.primary);
         }
     }
+    static const uint8_t no_mac[6];
+    for (int i = 0; i < cfg->nhosts && memcmp(cfg->guest.nic_mac, no_mac, 6) != 0; i++)
+        if (memcmp(cfg->hosts[i].mac, cfg->guest.nic_mac, 6) == 0)
+            return fail(p, p->nic_mac_line, "nic_mac: [host %s] has this MAC: the guest needs its own",
+                        cfg->hosts[i].name);
     if (p->disk_mode_line && !cfg->guest.disk_serial[0])
         return fail(p, p->disk_mode_line, "disk_mode: only a disk on a drive (disk_device) has a mode");
     if (cfg->guest.disk.path[0] && cfg->guest.disk_serial[0])

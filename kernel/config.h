@@ -72,6 +72,10 @@ struct cfg_guest {
     char disk_serial[CFG_SERIAL_MAX + 1];
     uint32_t disk_partition;
     enum cfg_disk_mode disk_mode;
+    /* nic_mac: the guest's virtio-net NIC, bridged onto this host's NIC
+     * (all zero: the guest has none). */
+    uint8_t nic_mac[6];
+    int nic_mac_line;
     int disk_device_line;
     char cmdline[CFG_CMDLINE_MAX];
     uint32_t memory_mb;

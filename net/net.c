@@ -56,9 +56,52 @@ static err_t nif_init(struct netif *n)
     return ERR_OK;
 }
 
+/* A guest bridged onto this NIC (net_bridge_guest()). */
+static struct {
+    bool on;
+    uint8_t mac[6];
+    netdev_rx_fn rx;
+    void *ctx;
+} guest;
+
+int net_bridge_guest(const uint8_t mac[6], netdev_rx_fn rx_fn, void *ctx)
+{
+    if (!nd)
+        return -1;
+    if (nd->add_mac && nd->add_mac(nd, mac))
+        return -1;
+    memcpy(guest.mac, mac, 6);
+    guest.rx = rx_fn;
+    guest.ctx = ctx;
+    guest.on = true;
+    return 0;
+}
+
+int net_guest_send(const void *frame, size_t len)
+{
+    if (!nd || len > NETDEV_MTU_FRAME)
+        return -1;
+    uint64_t until = clock_ns() + 2000000;
+    while (nd->send(nd, frame, len) != 0)
+        if (clock_ns() > until)
+            return -1;
+    return 0;
+}
+
 static void rx(void *ctx, const void *frame, size_t len)
 {
     (void)ctx;
+    /* The guest's frames go to the guest only; broadcast and multicast
+     * ones (ARP requests) to both. */
+    if (guest.on && len >= 14) {
+        const uint8_t *dst = frame;
+        if (memcmp(dst, guest.mac, 6) == 0) {
+            guest.rx(guest.ctx, frame, len);
+            return;
+        }
+        if (dst[0] & 1)
+            guest.rx(guest.ctx, frame, len);
+    }
     struct pbuf *p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
     if (!p)
         return; /* out of buffers: dropped, as a NIC would */

@@ -2,6 +2,7 @@
  * drives, and its end. */
 #include "vm.h"
 #include "vdisk.h"
+#include "vnic.h"
 #include "vmcs.h"
 #include "loader.h"
 #include "vmcs.h"
@@ -177,6 +178,7 @@ int vm_boot(struct vm *vm, bool cold, char *err, size_t n)
         return -1;
     }
     vdisk_attach(vm);
+    vnic_attach(vm);
     if (st.mode == START_REAL_MODE)
         vcpu_set_real_mode(&vm->vcpu, (uint16_t)(st.entry >> 4), (uint16_t)(st.entry & 15), (uint16_t)st.stack);
     else

@@ -16,24 +16,55 @@
 #  - inflight: as shared, but alpha halts dead ([debug] fault_test =
 #    die_in_io) while the output rule holds guest disk writes: beta issues
 #    them itself at go-live.
+#  - ftio: as shared, with the guest also streaming numbers over TCP
+#    (virtio-net bridged onto the host NIC) to a peer on this machine; the
+#    stream must arrive intact over the one connection.
 #  - ok: no failure; the replay is identical to the end.
-# FT_SCENARIOS="ok shared inflight private" runs some.
+# FT_SCENARIOS="ok shared inflight ftio private" runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
 command -v debugfs > /dev/null || { notok "debugfs (e2fsprogs) is missing"; exit 0; }
 P=$(( 41000 + ($$ % 500) * 4 ))
 NET=10.76.$(( $$ % 200 + 20 ))
+TAP=ftvd$$
 KEY=ft-pair-disk-test-key-0123456789
-ftlink_start --bochs $P --bochs $((P + 2))
+ftlink_start --bochs $P --bochs $((P + 2)) --tap "$TAP:$NET.254/24"
+# The TCP peer on this machine: each connection on NET.254:7700 is saved
+# to conn.K (K = 1, 2, ...).
+python3 - "$NET.254" "$WORK" > "$WORK/peer.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 7700))
+s.listen(4)
+print("peer: listening", flush=True)
+k = 0
+while True:
+    c, a = s.accept()
+    k += 1
+    n = 0
+    with open("%s/conn.%d" % (sys.argv[2], k), "wb") as f:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            f.write(d)
+            n += len(d)
+    c.close()
+    print("peer: connection %d from %s: %d bytes" % (k, a[0], n), flush=True)
+PY
+PEER=$!
 cleanup() {
     local p
     for p in $(pgrep -x bochs); do grep -qs "$WORK/" /proc/$p/cwd/bochsrc && kill -KILL "$p"; done
+    kill "$PEER" 2>/dev/null
     ftlink_stop
 }
 trap cleanup EXIT
+wait_for "$WORK/peer.out" 'peer: listening' 10 || { notok "the peer did not start: $(cat "$WORK/peer.out")"; exit 1; }
 want() { [ -z "${FT_SCENARIOS:-}" ] || [[ " $FT_SCENARIOS " == *" $1 "* ]]; }
 
-# disk_image NAME MODE [DEBUG-LINE]: both hosts' config.
+# disk_image NAME MODE [DEBUG-LINE [GUEST-LINES [WORKLOAD]]]: both hosts' config.
 disk_image() {
     image "$1" "$ROOT/build/guest/bzImage" "$ROOT/build/guest/initrd.gz" <<CONF
 [host alpha]
@@ -56,10 +87,11 @@ arbiter = none
 [guest]
 kernel = bzImage
 initrd = initrd.gz
-cmdline = console=ttyS0 quiet ftvisor.test=disk ftvisor.files=20
+cmdline = console=ttyS0 quiet ftvisor.test=${5:-disk} ftvisor.files=20
 memory_mb = 64
 disk_device = BXHD00012
 disk_mode = $2
+${4:-}
 
 [debug]
 uptime_ms = 400000
@@ -79,12 +111,12 @@ check_files() {
     echo "$good"
 }
 
-# disk_kill TAG MODE ALPHA-DISK BETA-DISK AT [DEBUG-LINE]: start the pair,
-# kill alpha when its console shows AT, check beta finishes and the drive
-# it wrote.
+# disk_kill TAG MODE ALPHA-DISK BETA-DISK AT [DEBUG-LINE [GUEST-LINES
+# [WORKLOAD]]]: start the pair, kill alpha when its console shows AT, check
+# beta finishes and the drive it wrote.
 disk_kill() {
     local t=$1 mode=$2 da=$3 db=$4 at=$5
-    disk_image "$t" "$mode" "${6:-}"
+    disk_image "$t" "$mode" "${6:-}" "${7:-}" "${8:-}"
     boot_bg bochs "$t" "$WORK/$t.alpha.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:01:$P \
         --disk "$da" --log "$WORK/$t.alpha.bochs.log"
     boot_bg bochs "$t" "$WORK/$t.beta.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:02:$((P + 2)) \
@@ -161,6 +193,54 @@ if want inflight; then
         "fault_test = die_in_io"
     on "$WORK/inflight.beta.serial"
     expect "inflight: beta issues the requests alpha left in flight" 'disk: go-live: [1-9][0-9]* disk requests? the log left in flight issued again'
+fi
+# The issue's test: the guest writes files and streams numbers over TCP to
+# the peer on this machine through the bridged NIC at the same time; alpha
+# dies mid-way; on beta the guest finishes both, and the peer received one
+# intact byte stream over the one connection.
+if want ftio; then
+    blank "$WORK/ftio-a.img"
+    ln "$WORK/ftio-a.img" "$WORK/ftio-b.img"
+    rm -f "$WORK"/conn.*
+    disk_kill ftio shared "$WORK/ftio-a.img" "$WORK/ftio-b.img" 'guest: disk file 8 written' '' \
+        "nic_mac = 52:54:00:00:76:99" "ftio ftvisor.ip=$NET.10/24 ftvisor.peer=$NET.254 ftvisor.stream=60000"
+    on "$WORK/ftio.beta.serial"
+    expect "ftio: beta announces the guest's MAC" "net: go-live: announced the guest's MAC 52:54:00:00:76:99 from this host \(gratuitous ARP and RARP; the guest uses $NET\.10\)"
+    expect "ftio: the stream completes on beta" 'guest: guest: stream of 60000 lines sent \(nc exit 0\)'
+    on "$WORK/ftio.alpha.serial"
+    expect_not "ftio: the stream had not finished on alpha" 'stream of 60000 lines sent'
+    # On the wire: stream bytes before beta's announcement (alpha sent
+    # them) and after it (beta did), on the one connection.
+    read -r before after ports <<< "$(python3 - "$WORK/link.pcap" <<'PY'
+import struct, sys
+f = open(sys.argv[1], "rb").read()
+off, seen_rarp, before, after, ports = 24, False, 0, 0, set()
+while off + 16 <= len(f):
+    ts, us, n, _ = struct.unpack("<IIII", f[off:off + 16]); d = f[off + 16:off + 16 + n]; off += 16 + n
+    if d[12:14] == b"\x80\x35":
+        seen_rarp = True
+    if len(d) > 34 and d[12:14] == b"\x08\x00" and d[23] == 6:
+        ihl = (d[14] & 15) * 4
+        sp, dp = struct.unpack(">HH", d[14 + ihl:18 + ihl])
+        if dp == 7700 and d[6:12] == bytes.fromhex("525400007699"):  # the guest's, not the pair's channel
+            pl = struct.unpack(">H", d[16:18])[0] - ihl - (d[14 + ihl + 12] >> 4) * 4
+            ports.add(sp)
+            if seen_rarp: after += pl
+            else: before += pl
+print(before, after, len(ports))
+PY
+)"
+    if [ "${before:-0}" -gt 0 ] && [ "${after:-0}" -gt 0 ] && [ "$ports" = 1 ]; then
+        ok "ftio: the one connection carried the stream before the failover ($before bytes) and after it ($after bytes)"
+    else
+        notok "ftio: stream bytes before the failover ${before:-?}, after ${after:-?}, connections ${ports:-?}"
+    fi
+    sleep 1
+    if [ -e "$WORK/conn.1" ] && [ ! -e "$WORK/conn.2" ] && cmp -s "$WORK/conn.1" <(seq 1 60000); then
+        ok "ftio: the peer received the whole stream intact over one connection ($(stat -c %s "$WORK/conn.1") bytes)"
+    else
+        notok "ftio: peer: $(cat "$WORK/peer.out"); $(cmp "$WORK/conn.1" <(seq 1 60000) 2>&1 | head -1)"
+    fi
 fi
 if want private; then
     blank "$WORK/private-a.img"

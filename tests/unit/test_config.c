@@ -349,6 +349,17 @@ TEST(path_forms_accepted)
     PARSES(HOST_A "[guest]\nmemory_mb = 64\nkernel = ...\n");
 }
 
+TEST(nic_mac_forms)
+{
+    PARSES(HOST_A GUEST "nic_mac = 52:54:00:00:99:01\n");
+    CHECK(memcmp(cfg.guest.nic_mac, "\x52\x54\x00\x00\x99\x01", 6) == 0);
+    PARSES(HOST_A GUEST);
+    CHECK(memcmp(cfg.guest.nic_mac, "\0\0\0\0\0\0", 6) == 0);
+    FAILS(HOST_A GUEST "nic_mac = 53:54:00:00:99:01\n", 8, "nic_mac: 53:54:00:00:99:01 is not a unicast NIC address");
+    FAILS(HOST_A GUEST "nic_mac = 52:54:00:00:00:01\n", 8, "nic_mac: [host alpha] has this MAC: the guest needs its own");
+    FAILS(HOST_A GUEST "nic_mac = guest\n", 8, "nic_mac: 'guest' is not a MAC address");
+}
+
 TEST(disk_device_forms)
 {
     PARSES(HOST_A GUEST "disk_device = BXHD00012\n");
@@ -522,7 +533,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[pair]\nsecret = x\n", 6,
           "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter, primary, max_lag_ms, backup_wait_ms)");
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
-          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, cmdline, memory_mb, cpu_model)");
+          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, nic_mac, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
           "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");

@@ -90,6 +90,8 @@ void platform_init(struct vm *vm, uint64_t epoch_seconds, bool cold)
     vpci_attach(&p->pci, 0, &p->host_bridge);
     p->has_blk = false;
     p->blk_reported = 0;
+    p->has_net = false;
+    p->net_reported = 0;
     p->port92 = 0;
     p->request = PLAT_REQ_NONE;
 }
@@ -110,6 +112,35 @@ void platform_add_disk(struct vm *vm, uint64_t sectors, bool read_only, const st
               &m, backend, bounce);
     vpci_attach(&p->pci, slot, &p->blk.dev.pci);
     p->has_blk = true;
+}
+
+void platform_add_nic(struct vm *vm, const uint8_t mac[6], const struct vnet_backend *backend)
+{
+    struct platform *p = &vm->plat;
+    struct vmem m = { vm_mem_read, vm_mem_write, vm };
+    unsigned slot = GUEST_PCI_FIRST_SLOT + 1;
+    vnet_init(&p->net, mac, GUEST_PCI_BAR(slot), GUEST_PCI_FIRST_GSI + 1, &p->pci_intx[1], &m, backend);
+    vpci_attach(&p->pci, slot, &p->net.dev.pci);
+    p->has_net = true;
+}
+
+/* A device that refused what the guest's driver did (a bad ring): say so
+ * once per refusal, with the reason. */
+void platform_report_devices(struct vm *vm)
+{
+    struct platform *p = &vm->plat;
+    if (p->has_blk && p->blk.dev.broken && p->blk.dev.refused != p->blk_reported) {
+        p->blk_reported = p->blk.dev.refused;
+        vm_report_once(vm, REPORT_DEVICE, p->blk_reported,
+                       "the guest's virtio-blk driver: %s; the device stops until the driver resets it",
+                       p->blk.dev.broken);
+    }
+    if (p->has_net && p->net.dev.broken && p->net.dev.refused != p->net_reported) {
+        p->net_reported = p->net.dev.refused;
+        vm_report_once(vm, REPORT_DEVICE, p->net_reported | 1ull << 40,
+                       "the guest's virtio-net driver: %s; the device stops until the driver resets it",
+                       p->net.dev.broken);
+    }
 }
 
 /* ---- ports -------------------------------------------------------------- */
@@ -284,12 +315,7 @@ void platform_mmio(struct vm *vm, uint64_t gpa, unsigned size, bool write, uint6
         return;
     }
     if (vpci_mmio(&p->pci, gpa, size, write, val)) {
-        if (p->has_blk && p->blk.dev.broken && p->blk.dev.refused != p->blk_reported) {
-            p->blk_reported = p->blk.dev.refused;
-            vm_report_once(vm, REPORT_DEVICE, p->blk_reported,
-                           "the guest's virtio-blk driver: %s; the device stops until the driver resets it",
-                           p->blk.dev.broken);
-        }
+        platform_report_devices(vm);
         return;
     }
     /* Nothing decodes this address: an unclaimed bus cycle reads all ones

@@ -15,6 +15,7 @@
 #include "ioapic.h"
 #include "pci.h"
 #include "virtio_blk.h"
+#include "virtio_net.h"
 
 struct vm;
 
@@ -53,6 +54,9 @@ struct platform {
     struct vblk blk;
     bool has_blk;
     uint64_t blk_reported; /* refusals already reported */
+    struct vnet net;
+    bool has_net;
+    uint64_t net_reported;
     uint8_t port92, port61_shadow;
     enum platform_request request;
     vtime_t next_deadline;
@@ -66,6 +70,10 @@ void platform_init(struct vm *vm, uint64_t epoch_seconds, bool cold);
  * platform_init(); bounce: VBLK_SLOTS buffers of VBLK_MAX_BYTES. */
 void platform_add_disk(struct vm *vm, uint64_t sectors, bool read_only, const struct vblk_backend *backend,
                        uint8_t *const bounce[VBLK_SLOTS]);
+/* The guest's NIC (virtio-net in slot GUEST_PCI_FIRST_SLOT + 1). */
+void platform_add_nic(struct vm *vm, const uint8_t mac[6], const struct vnet_backend *backend);
+/* Report, once each, a device the guest's driver broke. */
+void platform_report_devices(struct vm *vm);
 void platform_io_in(struct vm *vm, uint16_t port, unsigned size, uint32_t *val);
 void platform_io_out(struct vm *vm, uint16_t port, unsigned size, uint32_t val);
 /* Guest-physical accesses outside RAM. */

@@ -268,6 +268,14 @@ static int wr(struct virtio_dev *d, uint64_t gpa, uint64_t v, unsigned n)
     return d->mem.write(d->mem.ctx, gpa, b, n);
 }
 
+bool virtio_has_avail(struct virtio_dev *d, unsigned qi)
+{
+    if (qi >= d->nqueues || !virtio_live(d) || !d->q[qi].enabled)
+        return false;
+    uint16_t avail_idx;
+    return rd16(d, d->q[qi].avail + 2, &avail_idx) == 0 && avail_idx != d->q[qi].last_avail;
+}
+
 int virtio_pop(struct virtio_dev *d, unsigned qi, struct virtio_chain *c)
 {
     if (qi >= d->nqueues || !virtio_live(d) || !d->q[qi].enabled)

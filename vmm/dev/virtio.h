@@ -108,6 +108,8 @@ void virtio_bar_access(void *ctx, unsigned bar, uint64_t off, unsigned size, boo
 
 /* Whether the driver set DRIVER_OK and the device works. */
 bool virtio_live(const struct virtio_dev *d);
+/* Queue q has a chain available (reads the ring's index, takes nothing). */
+bool virtio_has_avail(struct virtio_dev *d, unsigned q);
 /* The next available chain of queue q: 1 with *c filled in, 0 when there
  * is none (or the device is not live), -1 when the guest's ring is bad
  * (the device now needs a reset; why in d->broken). */
