@@ -91,3 +91,25 @@ bool blockdev_poll_all(void)
         }
     return busy;
 }
+
+static void sync_done(struct blk_io *io) { *(bool *)io->ctx = true; }
+
+int blockdev_read_sync(struct blockdev *bd, uint64_t lba, uint32_t count, uint8_t *buf)
+{
+    static bool finished;
+    static struct blk_io io; /* the drive may hold it past a timeout */
+    if (io.ctx && !finished)
+        return -1; /* an earlier read never came back */
+    finished = false;
+    io = (struct blk_io){ .op = BLK_READ, .lba = lba, .count = count, .buf = buf, .done = sync_done,
+                          .ctx = &finished };
+    blockdev_submit(bd, &io);
+    if (blockdev_wait_idle(bd, 10000) || !finished)
+        return -1;
+    return io.status == BLK_OK ? 0 : -1;
+}
+
+int blockdev_part_read(void *ctx, uint64_t lba, uint32_t count, uint8_t *buf)
+{
+    return blockdev_read_sync(ctx, lba, count, buf);
+}

@@ -57,6 +57,11 @@ void blockdev_submit(struct blockdev *bd, struct blk_io *io);
 /* Run the device until its queue is empty (boot-time reads such as the
  * partition table), at most timeout_ms: 0, or -1 on a timeout. */
 int blockdev_wait_idle(struct blockdev *bd, uint32_t timeout_ms);
+/* Boot time only (nothing else may be queued): read and wait, at most
+ * 10 s. 0, or -1. blockdev_part_read() is the same as a part_read_fn
+ * (drivers/partition.h) with ctx = the blockdev. */
+int blockdev_read_sync(struct blockdev *bd, uint64_t lba, uint32_t count, uint8_t *buf);
+int blockdev_part_read(void *ctx, uint64_t lba, uint32_t count, uint8_t *buf);
 /* Poll every device (the drivers service's poll): true while requests
  * remain in flight. */
 bool blockdev_poll_all(void);

@@ -165,11 +165,11 @@ static void gio_boot(void *ctx)
     G.nfifo = G.nready = 0;
 }
 
-void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*tag_now)(void))
+void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*write_tag)(void), uint64_t (*frame_tag)(void))
 {
     G.released = released;
-    G.tag_now = tag_now;
-    gnet_set_gate(released, tag_now);
+    G.tag_now = write_tag;
+    gnet_set_gate(released, frame_tag);
     if (G.on)
         kick();
 }
@@ -279,25 +279,6 @@ int gio_replay_done(struct vm *vm, uint8_t device, uint32_t tag, uint32_t status
     return 0;
 }
 
-/* Boot-time reads (the partition table), before any guest runs. */
-static void sync_done(struct blk_io *io) { *(bool *)io->ctx = true; }
-
-static int read_sync(void *ctx, uint64_t lba, uint32_t count, uint8_t *buf)
-{
-    struct blockdev *bd = ctx;
-    static bool finished;
-    static struct blk_io io; /* the drive may hold it past a timeout */
-    if (io.ctx && !finished)
-        return -1; /* an earlier read never came back */
-    finished = false;
-    io = (struct blk_io){ .op = BLK_READ, .lba = lba, .count = count, .buf = buf, .done = sync_done,
-                          .ctx = &finished };
-    blockdev_submit(bd, &io);
-    if (blockdev_wait_idle(bd, 10000) || !finished)
-        return -1;
-    return io.status == BLK_OK ? 0 : -1;
-}
-
 static void gio_init(void)
 {
     const struct config *cfg = kernel_config();
@@ -322,7 +303,7 @@ static void gio_init(void)
     G.sectors = bd->sectors;
     if (cfg->guest.disk_partition) {
         static uint8_t scratch[4096];
-        if (partition_lookup(read_sync, bd, bd->sectors, cfg->guest.disk_partition, scratch, &G.first, &G.sectors,
+        if (partition_lookup(blockdev_part_read, bd, bd->sectors, cfg->guest.disk_partition, scratch, &G.first, &G.sectors,
                              why, sizeof(why))) {
             fmt_snprintf(err, sizeof(err), "%s:%d: disk_device: %s (%s): %s", cfg->file,
                          cfg->guest.disk_device_line, bd->serial, bd->name, why);

@@ -33,12 +33,14 @@ typedef void (*gio_log_fn)(uint8_t device, uint32_t tag, uint32_t status, const 
 /* Deliver every waiting completion at this event point, in completion
  * order (log: NULL when not recording). */
 void gio_deliver(struct vm *vm, gio_log_fn log);
-/* The output rule for a disk both hosts share ([guest] disk_mode =
- * shared): the primary issues a write (and whatever the guest asked after
- * it) only once released(tag) holds for the log length tag_now() gave when
- * the guest made it, i.e. once the backup has the log that led to the
- * write. NULL: no gate (alone, unprotected, or a private disk). */
-void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*tag_now)(void));
+/* The output rule: on a disk both hosts share ([guest] disk_mode =
+ * shared) the primary issues a write (and whatever the guest asked after
+ * it) only once released(tag) holds for the log length write_tag() gave
+ * when the guest made it, i.e. once the backup has the log that led to the
+ * write; a frame the guest sends waits the same way, tagged by
+ * frame_tag(). NULL: no gate (alone, unprotected; a private disk is never
+ * gated). */
+void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*write_tag)(void), uint64_t (*frame_tag)(void));
 /* Each host has its own copy of the disk (disk_mode = private): the
  * backup carries out the writes itself as its replay makes them. */
 bool gio_private(void);

@@ -141,6 +141,11 @@ void recorder_flush_due(void)
         close_frame(true);
 }
 uint64_t recorder_log_bytes(void) { return R.produced; }
+void recorder_flush_now(void)
+{
+    if (R.vm && !R.ended && R.frame_has_records)
+        close_frame(false);
+}
 
 bool recorder_position(uint64_t *exit, uint64_t *icount, bool *exit_complete)
 {

@@ -69,6 +69,9 @@ void recorder_set_flush_ns(uint64_t ns);
 /* Close the open frame if it is older than the flush time: for a guest
  * that does not run (throttled), whose frame no exit would close. */
 void recorder_flush_due(void);
+/* Close the open frame now (a disk write under the output rule waits for
+ * the backup's acknowledgement of it). */
+void recorder_flush_now(void);
 /* Close the open frame right after each OUTPUT record (the pair). */
 void recorder_set_flush_on_output(bool on);
 /* Log bytes written into the memory log since recorder_start(), header

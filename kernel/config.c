@@ -335,12 +335,27 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
         }
     case K_ARBITER: {
         struct cfg_pair *pair = p->obj;
-        p->arbiter_line = p->line;
+        p->arbiter_line = pair->arbiter_line = p->line;
         if (strcmp(v, "none") == 0) {
             pair->arbiter = CFG_ARBITER_NONE;
             return 0;
         }
-        if (strcmp(v, "disk") == 0) {
+        if (strncmp(v, "disk:", 5) == 0 || strcmp(v, "disk") == 0) {
+            /* disk:SERIAL[:PARTITION], as disk_device names a drive. */
+            const char *d = v[4] ? v + 5 : v + 4, *colon = strchr(d, ':');
+            size_t n = colon ? (size_t)(colon - d) : strlen(d);
+            bool ok = n >= 1 && n <= CFG_SERIAL_MAX;
+            for (size_t i = 0; ok && i < n; i++)
+                ok = d[i] > ' ' && d[i] <= '~';
+            uint64_t part = 0;
+            if (ok && colon)
+                ok = parse_num(colon + 1, &part) && part >= 1 && part <= 128;
+            if (!ok)
+                return fail(p, p->line, "arbiter: '%s' is not disk:SERIAL[:PARTITION] (the shared drive, or its "
+                                        "partition, whose first sector arbitrates; e.g. disk:BXHD00012:2)", v);
+            memcpy(pair->arbiter_serial, d, n);
+            pair->arbiter_serial[n] = 0;
+            pair->arbiter_partition = (uint32_t)part;
             pair->arbiter = CFG_ARBITER_DISK;
             return 0;
         }
@@ -361,7 +376,7 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
             }
             return fail(p, p->line, "arbiter: '%s' is not witness:IPV4:PORT (e.g. witness:10.0.0.9:7700)", v);
         }
-        return fail(p, p->line, "arbiter: '%s' is not one of: none, disk, witness:IPV4:PORT", v);
+        return fail(p, p->line, "arbiter: '%s' is not one of: none, disk:SERIAL[:PARTITION], witness:IPV4:PORT", v);
     }
     case K_DISKDEV: {
         /* SERIAL[:PARTITION]: the serial number as the drive reports it
@@ -564,9 +579,12 @@ static int cross_check(struct parser *p)
             return fail(p, p->failover_line ? p->failover_line : p->heartbeat_line ? p->heartbeat_line : cfg->pair.line,
                         "failover_timeout_ms (%u) must be at least twice heartbeat_ms (%u)",
                         cfg->pair.failover_timeout_ms, cfg->pair.heartbeat_ms);
-        if (cfg->pair.arbiter == CFG_ARBITER_DISK && !cfg->guest.disk_serial[0])
-            return fail(p, p->arbiter_line, "arbiter = disk needs a shared guest disk on a drive ([guest] "
-                                            "disk_device; an image file in host memory is not shared)");
+        if (cfg->pair.arbiter == CFG_ARBITER_DISK && strcmp(cfg->pair.arbiter_serial, cfg->guest.disk_serial) == 0 &&
+            (cfg->pair.arbiter_partition == cfg->guest.disk_partition || !cfg->pair.arbiter_partition ||
+             !cfg->guest.disk_partition))
+            return fail(p, p->arbiter_line, "arbiter: its sector would lie inside the guest's disk (disk_device, "
+                                            "line %d): give the arbiter a partition of its own",
+                        cfg->guest.disk_device_line);
         if (cfg->pair.primary[0]) {
             int at = -1;
             for (int i = 0; i < cfg->nhosts; i++)

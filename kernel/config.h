@@ -45,6 +45,11 @@ struct cfg_pair {
     enum cfg_arbiter arbiter;
     uint32_t arbiter_ip;
     uint16_t arbiter_port;
+    /* arbiter = disk:SERIAL[:PARTITION]: the drive (or partition) whose
+     * first sector is the test-and-set sector. */
+    char arbiter_serial[CFG_SERIAL_MAX + 1];
+    uint32_t arbiter_partition;
+    int arbiter_line;
     char primary[CFG_NAME_MAX]; /* empty: the first [host] */
     int primary_line;
     uint32_t max_lag_ms;     /* the backup's replay may trail this much virtual time */

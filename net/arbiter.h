@@ -2,9 +2,9 @@
  * this host goes live or keeps a guest whose peer it lost, whether it may.
  * witness: tools/ftwitness over UDP (net/witness.h), asked again every
  * 250 ms until it answers; none: always granted (heartbeat loss alone
- * decides, and a partition can make both hosts live); disk: the shared
- * disk's test-and-set sector, which needs the guest disk (issue 7): until
- * then it never grants. */
+ * decides, and a partition can make both hosts live); disk: the first
+ * sector of a shared drive or partition ([pair] arbiter = disk:SERIAL[:N]),
+ * used as a test-and-set register (net/arbiter.c). */
 #ifndef NET_ARBITER_H
 #define NET_ARBITER_H
 

@@ -19,8 +19,10 @@
 #  - ftio: as shared, with the guest also streaming numbers over TCP
 #    (virtio-net bridged onto the host NIC) to a peer on this machine; the
 #    stream must arrive intact over the one connection.
+#  - arbiter: as shared, with [pair] arbiter = disk:SERIAL:2 (a partition
+#    of the shared drive as the test-and-set sector): beta claims it.
 #  - ok: no failure; the replay is identical to the end.
-# FT_SCENARIOS="ok shared inflight ftio private" runs some. Needs root (TAP).
+# FT_SCENARIOS="ok shared inflight ftio arbiter private" runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
 command -v debugfs > /dev/null || { notok "debugfs (e2fsprogs) is missing"; exit 0; }
@@ -82,14 +84,14 @@ key = $KEY
 heartbeat_ms = 100
 failover_timeout_ms = 5000
 max_lag_ms = 500
-arbiter = none
+arbiter = ${ARBITER:-none}
 
 [guest]
 kernel = bzImage
 initrd = initrd.gz
 cmdline = console=ttyS0 quiet ftvisor.test=${5:-disk} ftvisor.files=20
 memory_mb = 64
-disk_device = BXHD00012
+disk_device = ${DISKDEV:-BXHD00012}
 disk_mode = $2
 ${4:-}
 
@@ -133,7 +135,7 @@ disk_kill() {
     expect "$t: alpha's guest was writing when killed" "$at"
     expect_not "$t: alpha never finished" 'guest: disk files'
     on "$WORK/$t.beta.serial"
-    expect "$t: beta finds the drive" "disk: the guest's disk: all of ata0-slave \(serial BXHD00012\)"
+    expect "$t: beta finds the drive" "disk: the guest's disk: (all|partition [0-9]+) of ata0-slave \(serial BXHD00012\)"
     expect "$t (killed at /$at/): beta notices" 'pair: primary alpha lost'
     expect "$t: beta goes live" 'pair: LIVE: this host runs the guest now, from virtual time'
     expect "$t: the guest finishes on beta, every file checks out" 'guest: guest: disk files 20 written, 20 verified'
@@ -142,7 +144,12 @@ disk_kill() {
     expect_not "$t: no disk error" 'ata: |virtio-blk driver:'
     expect_clean_poweroff "$t.beta"
     local n
-    n=$(check_files "$db" 20)
+    local img=$db
+    if [ -n "${PART_START:-}" ]; then
+        img=$WORK/$t.part.img
+        dd if="$db" of="$img" bs=512 skip="$PART_START" count="$PART_COUNT" status=none
+    fi
+    n=$(check_files "$img" 20)
     if [ "$n" = 20 ]; then ok "$t: host: all 20 files are on beta's drive, byte for byte"; else notok "$t: host: $n of 20 files on beta's drive match"; fi
 }
 
@@ -241,6 +248,33 @@ PY
     else
         notok "ftio: peer: $(cat "$WORK/peer.out"); $(cmp "$WORK/conn.1" <(seq 1 60000) 2>&1 | head -1)"
     fi
+fi
+# arbiter = disk: partition 2 of the shared drive is the test-and-set
+# sector, the guest's disk partition 1. Alpha dies; beta claims the
+# sector (Fischer's timing rule) and goes live.
+le32() {
+    printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($3 & 255)) $(($3 >> 8 & 255)) $(($3 >> 16 & 255)) $(($3 >> 24 & 255)))" |
+        dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+if want arbiter; then
+    A=$WORK/arb-a.img
+    head -c $((12 << 20)) /dev/zero > "$A"
+    printf '\x55\xaa' | dd of="$A" bs=1 seek=510 conv=notrunc status=none
+    printf '\x83' | dd of="$A" bs=1 seek=$((446 + 4)) conv=notrunc status=none
+    le32 "$A" $((446 + 8)) 2048
+    le32 "$A" $((446 + 12)) 16384
+    printf '\xda' | dd of="$A" bs=1 seek=$((462 + 4)) conv=notrunc status=none
+    le32 "$A" $((462 + 8)) 20480
+    le32 "$A" $((462 + 12)) 2048
+    printf 'FTVISOR-PAIR-DSK' | dd of="$A" bs=512 seek=2048 conv=notrunc status=none
+    ln "$A" "$WORK/arb-b.img"
+    ARBITER=disk:BXHD00012:2 DISKDEV=BXHD00012:1 PART_START=2048 PART_COUNT=16384 \
+        disk_kill arb shared "$A" "$WORK/arb-b.img" 'guest: disk file 8 written'
+    on "$WORK/arb.beta.serial"
+    expect "arbiter: beta describes the disk arbiter" 'arbiter disk BXHD00012 sector 20480'
+    expect "arbiter: the disk grants beta the epoch" 'arbiter: the disk \(ata0-slave, sector 20480\) grants epoch [0-9a-f]+ to this host'
+    od -A d -t x1 -j $((20480 * 512)) -N 8 "$A" | head -1 | grep -q '46 54 56 41 52 42 30 31' \
+        && ok "arbiter: the claim is in the arbiter's sector" || notok "arbiter: sector 20480 holds no claim"
 fi
 if want private; then
     blank "$WORK/private-a.img"

@@ -392,11 +392,17 @@ TEST(arbiter_forms_accepted)
 {
     PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = none\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_NONE);
-    PARSES(HOST_A "[guest]\nkernel = k\nmemory_mb = 64\ndisk_device = BXHD00012\n[pair]\n" PAIR_KEY "arbiter = disk\n");
+    PARSES(HOST_A "[guest]\nkernel = k\nmemory_mb = 64\ndisk_device = BXHD00012:1\n[pair]\n" PAIR_KEY
+                  "arbiter = disk:BXHD00012:2\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_DISK);
-    /* The disk may also come after the [pair] section. */
-    PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = disk\n[guest]\nkernel = k\nmemory_mb = 64\ndisk_device = X:1\n");
+    CHECK_STR(cfg.pair.arbiter_serial, "BXHD00012");
+    CHECK_EQ(cfg.pair.arbiter_partition, 2);
+    /* The guest's disk may also come after the [pair] section, or be
+     * another drive; the arbiter's may be a whole drive. */
+    PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = disk:ARB\n[guest]\nkernel = k\nmemory_mb = 64\ndisk_device = X:1\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_DISK);
+    CHECK_STR(cfg.pair.arbiter_serial, "ARB");
+    CHECK_EQ(cfg.pair.arbiter_partition, 0);
     PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = witness:255.255.255.255:65535\n");
     CHECK_EQ(cfg.pair.arbiter, CFG_ARBITER_WITNESS);
     CHECK_EQ(cfg.pair.arbiter_ip, 0xffffffff);
@@ -691,14 +697,20 @@ TEST(rejects_bad_arbiter)
     FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = witness:1.2.3.4.5.6.7.8.9:7700\n", 7, "is not witness:IPV4:PORT");
     FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = witness:1.2.3.4:77x\n", 7, "is not witness:IPV4:PORT");
     FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = quorum\n", 7,
-          "arbiter: 'quorum' is not one of: none, disk, witness:IPV4:PORT");
-    FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = Disk\n", 7, "is not one of: none, disk, witness:IPV4:PORT");
+          "arbiter: 'quorum' is not one of: none, disk:SERIAL[:PARTITION], witness:IPV4:PORT");
+    FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = Disk\n", 7, "is not one of: none, disk:SERIAL[:PARTITION], witness:IPV4:PORT");
 }
 
 TEST(rejects_disk_arbiter_without_guest_disk)
 {
-    FAILS(HOST_A "[pair]\n" PAIR_KEY "\narbiter = disk\n", 8, "arbiter = disk needs a shared guest disk on a drive ([guest] disk_device; an image file in host memory is not shared)");
-    FAILS(HOST_A GUEST "[pair]\n" PAIR_KEY "arbiter = disk\n", 10, "arbiter = disk needs a shared guest disk");
+    FAILS(HOST_A "[pair]\n" PAIR_KEY "\narbiter = disk\n", 8, "arbiter: 'disk' is not disk:SERIAL[:PARTITION]");
+    FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = disk:A B\n", 7, "arbiter: 'disk:A B' is not disk:SERIAL[:PARTITION]");
+    FAILS(HOST_A "[pair]\n" PAIR_KEY "arbiter = disk:ARB:0\n", 7, "is not disk:SERIAL[:PARTITION]");
+    FAILS(HOST_A GUEST "disk_device = D:2\n[pair]\n" PAIR_KEY "arbiter = disk:D:2\n", 11,
+          "arbiter: its sector would lie inside the guest's disk (disk_device, line 8): give the arbiter a partition of its own");
+    FAILS(HOST_A GUEST "disk_device = D\n[pair]\n" PAIR_KEY "arbiter = disk:D:2\n", 11, "inside the guest's disk");
+    FAILS(HOST_A GUEST "disk_device = D:1\n[pair]\n" PAIR_KEY "arbiter = disk:D\n", 11, "inside the guest's disk");
+    PARSES(HOST_A GUEST "disk_device = D:1\n[pair]\n" PAIR_KEY "arbiter = disk:D:2\n");
 }
 
 /* --------------------------------------------------- required keys ---- */
