@@ -4,7 +4,7 @@
 #include "format.h"
 #include "strutil.h"
 
-enum kind { K_MAC, K_IP, K_MASK, K_U32, K_FILE, K_STR, K_ENUM, K_NAME, K_ARBITER, K_PORT, K_KEY, K_DISKDEV };
+enum kind { K_MAC, K_IP, K_MASK, K_U32, K_FILE, K_STR, K_ENUM, K_NAME, K_ARBITER, K_PORT, K_KEY, K_DISKDEV, K_SERIAL };
 
 struct keydef {
     const char *name;
@@ -78,6 +78,7 @@ static const struct keydef debug_keys[] = {
     { "uptime_ms", K_U32, F(struct cfg_debug, uptime_ms), 100, 86400000, NULL, false },
     { "channel_test_mb", K_U32, F(struct cfg_debug, channel_test_mb), 1, 4096, NULL, false },
     { "replay_drip", K_U32, F(struct cfg_debug, replay_drip), 1, 1048576, NULL, false },
+    { "disk_test", K_SERIAL, F(struct cfg_debug, disk_test), 0, 0, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 
@@ -291,6 +292,22 @@ static int set_value(struct parser *p, const struct keydef *k, const char *v)
         struct cfg_file *f = (struct cfg_file *)dst;
         str_copy(f->path, v, sizeof(f->path));
         f->line = p->line;
+        return 0;
+    }
+    case K_SERIAL: {
+        /* A drive's serial number as it reports it (ATA IDENTIFY words
+         * 10-19, NVMe SN: at most 20 characters, no spaces). */
+        struct cfg_serial *sn = (struct cfg_serial *)dst;
+        size_t n = strlen(v);
+        if (n == 0 || n > CFG_SERIAL_MAX)
+            return fail(p, p->line, "%s: '%s' is not a drive's serial number (1 to %d characters)", k->name, v,
+                        CFG_SERIAL_MAX);
+        for (size_t i = 0; i < n; i++)
+            if (v[i] <= ' ' || v[i] > '~')
+                return fail(p, p->line, "%s: the serial number may not contain spaces or control characters",
+                            k->name);
+        str_copy(sn->serial, v, sizeof(sn->serial));
+        sn->line = p->line;
         return 0;
     }
     case K_STR:

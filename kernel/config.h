@@ -63,6 +63,12 @@ struct cfg_file {
     int line;
 };
 
+/* A drive named by its serial number, and the line that named it. */
+struct cfg_serial {
+    char serial[CFG_SERIAL_MAX + 1]; /* empty: not configured */
+    int line;
+};
+
 /* Guest CPU models (vmm/cpuid.c): what the guest's CPUID offers. */
 enum cfg_cpu_model { CFG_CPU_X86_64_V2, CFG_CPU_X86_64_V3 };
 
@@ -122,6 +128,9 @@ struct cfg_debug {
     /* Selfcheck: hand the log to the replayer this many bytes per main-loop
      * pass, as if it were arriving (the backup's live replay). */
     uint32_t replay_drip;
+    /* Exercise this drive's driver at boot: write, read back and compare
+     * a pattern in its last 2 MiB (destroys what is there). */
+    struct cfg_serial disk_test;
 };
 
 struct config {

@@ -32,7 +32,7 @@ image() {
     cat > "$WORK/$name/ftvisor.conf"
     local f
     for f in "$@"; do cp "$f" "$WORK/$name/"; done
-    "$ROOT/tools/mkimage" --conf "$WORK/$name/ftvisor.conf" --out "$WORK/$name.img" > "$WORK/$name.mkimage" 2>&1 \
+    "$ROOT/tools/mkimage" --build "${FTVISOR_BUILD:-$ROOT/build}" --conf "$WORK/$name/ftvisor.conf" --out "$WORK/$name.img" > "$WORK/$name.mkimage" 2>&1 \
         || { notok "building image $name: $(tail -2 "$WORK/$name.mkimage")"; exit 1; }
 }
 
