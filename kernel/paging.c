@@ -7,6 +7,9 @@
 #include "panic.h"
 #include <string.h>
 
+/* Where the image is linked and where it lies (virt_to_phys). */
+static uint64_t image_base, image_phys;
+
 extern char __text_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __data_end[];
 extern char __image_start[], boot_stack_guard[];
 
@@ -123,6 +126,8 @@ void paging_init(const struct bootinfo *bi)
 
     /* The image, section by section. */
     uint64_t base = (uint64_t)__image_start, kp = bi->kernel_phys;
+    image_base = base;
+    image_phys = kp;
 #define KMAP(start, end, flags) map_range((uint64_t)(start), kp + ((uint64_t)(start) - base), \
                                           (uint64_t)(end) - (uint64_t)(start), flags)
     KMAP(__text_start, __text_end, 0);
@@ -140,6 +145,14 @@ void paging_init(const struct bootinfo *bi)
             pmm_mark_free(&kernel_pmm, bi->reserved[i].base, bi->reserved[i].size);
     log_info("paging", "own page tables: physmap 0-%llu GiB (%s pages), image W^X, NX %s, stack guard page",
              (unsigned long long)(physmap_top >> 30), have_1g ? "1 GiB" : "2 MiB", have_nx ? "on" : "unavailable");
+}
+
+uint64_t virt_to_phys(const void *va)
+{
+    uint64_t v = (uint64_t)va;
+    if (v >= KERNEL_VBASE)
+        return image_phys + (v - image_base);
+    return v - PHYSMAP_BASE;
 }
 
 void *paging_map_mmio(uint64_t pa, uint64_t size, enum map_type type)

@@ -27,6 +27,11 @@ void paging_init(const struct bootinfo *bi);
  * it lies above the RAM the physmap covers) and return its address. */
 void *paging_map_mmio(uint64_t pa, uint64_t size, enum map_type type);
 
+/* The physical address behind a hypervisor virtual address: the physmap
+ * or the image (a static buffer). For handing buffers to DMA engines;
+ * a buffer spanning pages is physically contiguous in either region. */
+uint64_t virt_to_phys(const void *va);
+
 /* The physical top of the physmap. */
 uint64_t paging_physmap_top(void);
 
