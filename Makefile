@@ -241,6 +241,7 @@ UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
 UNIT_partition_SRCS := drivers/partition.c kernel/format.c
+UNIT_blockdev_SRCS := drivers/blockdev.c
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 

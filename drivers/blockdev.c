@@ -34,6 +34,7 @@ struct blockdev *blockdev_find(const char *serial)
 void blockdev_submit(struct blockdev *bd, struct blk_io *io)
 {
     io->next = NULL;
+    io->started = false;
     io->status = BLK_OK;
     if (io->op != BLK_FLUSH && (io->count == 0 || io->lba >= bd->sectors || io->count > bd->sectors - io->lba)) {
         io->status = BLK_E_RANGE;
@@ -51,12 +52,48 @@ void blockdev_submit(struct blockdev *bd, struct blk_io *io)
 
 void blockdev_finish(struct blockdev *bd, int status)
 {
-    struct blk_io *io = bd->head;
-    if (!io)
-        return;
-    bd->head = io->next;
-    if (!bd->head)
-        bd->tail = NULL;
+    if (bd->head)
+        blockdev_complete(bd, bd->head, status);
+}
+
+/* a and b may not be in flight together (blockdev_next). */
+static bool conflict(const struct blk_io *a, const struct blk_io *b)
+{
+    if (a->op == BLK_FLUSH || b->op == BLK_FLUSH)
+        return true;
+    if (a->op == BLK_READ && b->op == BLK_READ)
+        return false;
+    return a->lba < b->lba + b->count && b->lba < a->lba + a->count;
+}
+
+struct blk_io *blockdev_next(struct blockdev *bd)
+{
+    for (struct blk_io *r = bd->head; r; r = r->next) {
+        if (r->started)
+            continue;
+        bool wait = false;
+        for (const struct blk_io *e = bd->head; e != r && !wait; e = e->next)
+            wait = conflict(e, r);
+        if (!wait) {
+            r->started = true;
+            return r;
+        }
+    }
+    return NULL;
+}
+
+void blockdev_complete(struct blockdev *bd, struct blk_io *io, int status)
+{
+    struct blk_io **pp = &bd->head, *prev = NULL;
+    while (*pp && *pp != io) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (!*pp)
+        return; /* not queued here */
+    *pp = io->next;
+    if (bd->tail == io)
+        bd->tail = prev;
     io->status = status;
     if (status != BLK_OK)
         bd->errors++;

@@ -27,6 +27,7 @@ struct blk_io {
     void (*done)(struct blk_io *io);
     void *ctx;
     struct blk_io *next; /* the device's queue */
+    bool started;        /* handed to the driver (blockdev_next) */
 };
 
 enum { BLK_OK = 0, BLK_E_IO = 1, BLK_E_RANGE = 2, BLK_E_NODEV = 3 };
@@ -65,8 +66,19 @@ int blockdev_part_read(void *ctx, uint64_t lba, uint32_t count, uint8_t *buf);
 /* Poll every device (the drivers service's poll): true while requests
  * remain in flight. */
 bool blockdev_poll_all(void);
-/* For the driver: the request at the head is finished. */
+/* For a driver that runs one request at a time: the request at the head
+ * is finished. */
 void blockdev_finish(struct blockdev *bd, int status);
+/* For a driver with several commands in flight (AHCI, NVMe): the oldest
+ * queued request that may start now, marked started, or NULL. A request
+ * waits while an earlier one (started or not) overlaps it and either
+ * writes, and a flush is a barrier both ways: so the drive never holds
+ * two requests whose order would change what is read or written, and the
+ * outcome is the one of running them in submission order (which the
+ * guest's disk on the two hosts of a pair relies on). */
+struct blk_io *blockdev_next(struct blockdev *bd);
+/* ... and one of those is finished (any of the queue, not only the head). */
+void blockdev_complete(struct blockdev *bd, struct blk_io *io, int status);
 
 int ata_probe(void);
 
