@@ -109,8 +109,8 @@ static void dt_init(void)
     char why[160] = "";
     const char *name = bd->name;
     uint64_t pages = (2ull * REGION_SECTORS * 512 + 4096) / 4096 + 1;
-    uint64_t pa = bd->sectors >= 4 * REGION_SECTORS ? pmm_try_alloc(pages, 1) : 0;
-    if (!pa) {
+    uint64_t pa = bd->sectors >= 4 * REGION_SECTORS ? pmm_try_alloc(pages, 1) : PMM_NONE;
+    if (pa == PMM_NONE) {
         log_error("disk", "disk test: %s (serial %s, %s) FAILED: %s", name, bd->serial, bd->model,
                   bd->sectors < 4 * REGION_SECTORS ? "the drive is smaller than 8 MiB" : "no memory for buffers");
         return;

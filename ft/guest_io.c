@@ -7,6 +7,7 @@
 #include "../vmm/vm.h"
 #include "../vmm/vdisk.h"
 #include "log.h"
+#include "../kernel/crc32c.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/log.h"
@@ -30,11 +31,25 @@ struct gslot {
     bool io_stale; /* ... for a guest life that is over: its result is dropped */
     uint64_t tag;  /* the log's length when the guest made it (the output rule) */
     uint64_t seq;  /* submission order */
+    uint64_t rd;   /* a read: its ordinal among the guest's reads (the same on both hosts) */
     uint8_t status;
+    uint8_t tries; /* a backup's own read: failed attempts */
+    bool checked;  /* ... its data matched the log's DEVCHECK */
+    bool rd_held;  /* a primary's write waited for the backup to read its sectors */
+};
+
+/* The primary's reads the backup has not performed yet (disk_reads =
+ * backup on a shared disk): a write must not change their sectors before
+ * the backup has read them too. */
+#define RD_RING 1024
+struct rd_entry {
+    uint64_t rd, lba;
+    uint32_t count;
 };
 
 static struct {
     bool on, replay, private_copy;
+    bool backup_reads; /* [guest] disk_reads = backup */
     struct blockdev *bd;
     uint64_t first, sectors; /* the partition (or whole drive) */
     struct vm *vm;
@@ -44,8 +59,12 @@ static struct {
     uint8_t order[VBLK_SLOTS]; /* S_READY slots, in completion order */
     unsigned nready;
     uint64_t seq;
+    uint64_t reads;                 /* the guest's reads so far (ordinals) */
     bool (*released)(uint64_t tag); /* the output rule's gate on writes (NULL: none) */
     uint64_t (*tag_now)(void);
+    uint64_t (*backup_read)(void);  /* primary: the reads the backup has performed (NULL: none) */
+    struct rd_entry ring[RD_RING];  /* primary: reads the backup may still have to perform */
+    uint64_t ring_head, ring_tail;
     struct gio_stats st;
 } G;
 
@@ -57,17 +76,61 @@ static const struct vblk_req *req_of(unsigned i) { return &G.vm->plat.blk.slot[i
 static bool writes(const struct vblk_req *r) { return r->type == VBLK_T_OUT || r->type == VBLK_T_FLUSH; }
 
 static void io_done(struct blk_io *io);
+static void enqueue(unsigned i);
 
 /* The output rule applies to this disk's writes: a shared drive, a live
  * primary whose backup is not caught up. (A private copy dies with its
  * host, and the backup writes its own.) */
 static bool disk_gated(void) { return G.released && !G.replay && !G.private_copy; }
 
+/* The backup performs the reads of a shared disk itself, and this
+ * primary must not overwrite what it has yet to read. */
+static bool read_hazards(void) { return G.backup_reads && disk_gated() && G.backup_read; }
+
+/* Primary: does a write of [lba, lba + count) hit a read the backup has
+ * not performed yet? Forgets the reads it has. */
+static void prune_ring(void)
+{
+    uint64_t done = G.backup_read();
+    while (G.ring_head != G.ring_tail && G.ring[G.ring_head % RD_RING].rd < done)
+        G.ring_head++;
+}
+
+static bool hits_unread(uint64_t lba, uint32_t count)
+{
+    prune_ring();
+    for (uint64_t k = G.ring_head; k != G.ring_tail; k++) {
+        const struct rd_entry *e = &G.ring[k % RD_RING];
+        if (e->lba < lba + count && lba < e->lba + e->count)
+            return true;
+    }
+    return false;
+}
+
+/* Backup: a read of the shared disk must wait for the primary's earlier
+ * writes to those sectors: the log's completion of each says it is on
+ * the disk. (Only overlapping ones: the primary ran a read beside an
+ * earlier write elsewhere, and may have completed it first.) */
+static bool behind_logged_write(unsigned i)
+{
+    const struct vblk_req *r = req_of(i);
+    for (unsigned k = 0; k < VBLK_SLOTS; k++) {
+        const struct vblk_req *w = req_of(k);
+        if (k != i && G.slot[k].st == S_LOGGED && G.slot[k].seq < G.slot[i].seq && w->type == VBLK_T_OUT &&
+            w->sector < r->sector + r->bytes / VBLK_SECTOR && r->sector < w->sector + w->bytes / VBLK_SECTOR)
+            return true;
+    }
+    return false;
+}
+
 /* Issue queued requests in submission order while the head may go: its
  * slot's io is free (not still held by the drive for a past guest life)
  * and, under the output rule, a write (or flush) only once the backup has
  * the log up to where the guest made it; everything behind such a write
- * waits with it, so a read never overtakes a write. */
+ * waits with it, so a read never overtakes a write. With disk_reads =
+ * backup a write also waits while it would overwrite sectors the backup
+ * has still to read, and the backup's own read waits for the primary's
+ * overlapping writes before it. */
 static void kick(void)
 {
     while (G.nfifo) {
@@ -78,6 +141,23 @@ static void kick(void)
             return;
         if (disk_gated() && writes(r) && !G.released(s->tag))
             return;
+        if (read_hazards() && r->type == VBLK_T_OUT && hits_unread(r->sector + G.first, r->bytes / VBLK_SECTOR)) {
+            if (!s->rd_held) {
+                s->rd_held = true;
+                G.st.read_holds++;
+            }
+            return;
+        }
+        bool track = read_hazards() && r->type == VBLK_T_IN;
+        if (track) {
+            prune_ring();
+            if (G.ring_tail - G.ring_head == RD_RING)
+                return; /* the backup is that far behind: wait for it */
+        }
+        if (G.replay && !G.private_copy && r->type == VBLK_T_IN && behind_logged_write(i))
+            return;
+        if (track)
+            G.ring[G.ring_tail++ % RD_RING] = (struct rd_entry){ s->rd, r->sector + G.first, r->bytes / VBLK_SECTOR };
         memmove(G.fifo, G.fifo + 1, --G.nfifo);
         s->st = S_ISSUED;
         s->io_busy = true;
@@ -99,8 +179,16 @@ static void io_done(struct blk_io *io)
     if (s->io_stale) {
         s->io_stale = false;
         G.st.dropped++;
+    } else if (s->st == S_ISSUED && G.replay && io->op == BLK_READ && io->status != BLK_OK && ++s->tries < 3) {
+        /* The backup's own read failed: the primary's may not have. */
+        log_warn("disk", "this host's read of %u sectors at %llu failed; trying again", io->count,
+                 (unsigned long long)io->lba);
+        enqueue((unsigned)(s - G.slot));
     } else if (s->st == S_ISSUED && G.replay) {
-        s->st = S_LOGGED; /* the backup's own write is done; the log says when the guest sees it */
+        /* The backup's own write (or read) is done; the log says when the
+         * guest sees it. */
+        s->status = io->status == BLK_OK ? VBLK_S_OK : VBLK_S_IOERR;
+        s->st = S_LOGGED;
     } else if (s->st == S_ISSUED) {
         s->status = io->status == BLK_OK ? VBLK_S_OK : VBLK_S_IOERR;
         if (io->status != BLK_OK)
@@ -132,13 +220,20 @@ static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
         G.st.flushes++;
     }
     s->seq = G.seq++;
+    s->rd = r->type == VBLK_T_IN ? G.reads++ : 0;
+    s->tries = 0;
+    s->checked = false;
+    s->rd_held = false;
     s->tag = disk_gated() ? G.tag_now() : 0;
     /* Replaying, the log completes every request; a backup with its own
-     * copy of the disk (private) also carries out the writes itself. */
-    if (G.replay && !(G.private_copy && writes(r))) {
+     * copy of the disk (private) also carries out the writes itself, and
+     * with disk_reads = backup the reads too. */
+    if (G.replay && !(G.private_copy && writes(r)) && !(G.backup_reads && r->type == VBLK_T_IN)) {
         s->st = S_LOGGED;
         return;
     }
+    if (G.replay && r->type == VBLK_T_IN)
+        G.st.own_reads++;
     enqueue(i);
     kick();
     if (s->st == S_QUEUED && disk_gated()) {
@@ -163,6 +258,8 @@ static void gio_boot(void *ctx)
         s->st = S_FREE;
     }
     G.nfifo = G.nready = 0;
+    /* Read ordinals go on across guest boots (both hosts boot alike), so
+     * the backup's count of reads performed never goes back. */
 }
 
 void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*write_tag)(void), uint64_t (*frame_tag)(void))
@@ -175,6 +272,27 @@ void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*write_tag)(void), u
 }
 
 bool gio_private(void) { return G.private_copy; }
+bool gio_backup_reads(void) { return G.on && G.backup_reads; }
+
+void gio_set_backup_reads(uint64_t (*reads_done)(void))
+{
+    G.backup_read = reads_done;
+    G.ring_head = G.ring_tail = 0;
+    if (G.on)
+        kick();
+}
+
+uint64_t gio_reads_performed(void)
+{
+    uint64_t low = G.reads;
+    for (unsigned i = 0; i < VBLK_SLOTS; i++) {
+        const struct gslot *s = &G.slot[i];
+        if ((s->st == S_QUEUED || s->st == S_ISSUED) && G.vm->plat.blk.slot[i].busy &&
+            G.vm->plat.blk.slot[i].req.type == VBLK_T_IN && s->rd < low)
+            low = s->rd;
+    }
+    return low;
+}
 
 void gio_report(const char *who)
 {
@@ -188,6 +306,10 @@ void gio_report(const char *who)
              (unsigned long long)t->writes, (unsigned long long)(t->bytes_written >> 10),
              (unsigned long long)t->flushes, (unsigned long long)t->held, (unsigned long long)t->reissued,
              (unsigned long long)t->errors);
+    if (G.backup_reads)
+        log_info(who, "disk reads on the backup: %llu performed here, %llu checked against the log; %llu writes "
+                      "waited for the backup to read their sectors first",
+                 (unsigned long long)t->own_reads, (unsigned long long)t->checked, (unsigned long long)t->read_holds);
 }
 
 void gio_set_replay(struct vm *vm, bool replay)
@@ -215,6 +337,14 @@ void gio_set_replay(struct vm *vm, bool replay)
         enqueue((unsigned)best);
         n++;
     }
+    /* With disk_reads = backup this host's own reads may be queued
+     * already: everything goes in the guest's order. */
+    for (unsigned a = 1; a < G.nfifo; a++)
+        for (unsigned b = a; b > 0 && G.slot[G.fifo[b - 1]].seq > G.slot[G.fifo[b]].seq; b--) {
+            uint8_t t = G.fifo[b];
+            G.fifo[b] = G.fifo[b - 1];
+            G.fifo[b - 1] = t;
+        }
     G.st.reissued += n;
     if (n)
         log_info("disk", "go-live: %u disk request%s the log left in flight issued again", n, n == 1 ? "" : "s");
@@ -237,7 +367,7 @@ void gio_deliver(struct vm *vm, gio_log_fn log)
         const struct vblk_slot *vs = &vm->plat.blk.slot[i];
         if (log) {
             bool data = vs->req.type == VBLK_T_IN && s->status == VBLK_S_OK && !vs->orphan;
-            log(LOG_DEV_BLK, i, s->status, data ? vs->req.buf : NULL, data ? vs->req.bytes : 0);
+            log(LOG_DEV_BLK, i, s->status, data ? vs->req.buf : NULL, data ? vs->req.bytes : 0, G.backup_reads);
         }
         vblk_complete(&vm->plat.blk, i, s->status);
     }
@@ -258,6 +388,34 @@ int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset
         return -1;
     }
     memcpy(vs->req.buf + offset, data, len);
+    return 0;
+}
+
+int gio_replay_check(struct vm *vm, uint8_t device, uint32_t tag, uint64_t bytes, uint32_t crc, const char **why)
+{
+    const struct vblk_slot *vs = tag < VBLK_SLOTS ? &vm->plat.blk.slot[tag] : NULL;
+    struct gslot *s = tag < VBLK_SLOTS ? &G.slot[tag] : NULL;
+    if (!G.on || !G.backup_reads || device != LOG_DEV_BLK || !vs || !vs->busy || vs->req.type != VBLK_T_IN ||
+        s->st == S_FREE || s->st == S_READY) {
+        *why = "the log checks a disk read the replayed guest has not made (or that this host does not perform)";
+        return -1;
+    }
+    if (bytes != vs->req.bytes) {
+        *why = "the log's disk read has another length than the replayed guest's request";
+        return -1;
+    }
+    if (s->st != S_LOGGED)
+        return 1; /* this host's own read of it is still under way */
+    if (s->status != VBLK_S_OK) {
+        *why = "this host could not read the shared disk where the primary could (three tries)";
+        return -1;
+    }
+    if (crc32c(0, vs->req.buf, vs->req.bytes) != crc) {
+        *why = "this host read other data from the shared disk than the primary did (the CRC differs)";
+        return -1;
+    }
+    s->checked = true;
+    G.st.checked++;
     return 0;
 }
 
@@ -317,6 +475,7 @@ static void gio_init(void)
     }
     G.vm = &the_vm;
     G.private_copy = cfg->guest.disk_mode == CFG_DISK_PRIVATE;
+    G.backup_reads = cfg->guest.disk_reads == CFG_READS_BACKUP;
     G.on = true;
     if (cfg->guest.disk_partition)
         log_info("disk", "the guest's disk: partition %u of %s (serial %s), sectors %llu-%llu (%llu MiB)",

@@ -28,8 +28,10 @@ void gio_set_replay(struct vm *vm, bool replay);
 bool gio_pending(void);
 /* Called with each completion before it enters the guest (recording):
  * device, tag, status; data and len: what the device puts in the guest
- * (a read's sectors), else NULL and 0. */
-typedef void (*gio_log_fn)(uint8_t device, uint32_t tag, uint32_t status, const uint8_t *data, uint32_t len);
+ * (a read's sectors), else NULL and 0; check_only: the replayer reads
+ * the data itself ([guest] disk_reads = backup): log its CRC, not it. */
+typedef void (*gio_log_fn)(uint8_t device, uint32_t tag, uint32_t status, const uint8_t *data, uint32_t len,
+                           bool check_only);
 /* Deliver every waiting completion at this event point, in completion
  * order (log: NULL when not recording). */
 void gio_deliver(struct vm *vm, gio_log_fn log);
@@ -51,9 +53,23 @@ bool gio_private(void);
 int gio_replay_data(struct vm *vm, uint8_t device, uint32_t tag, uint32_t offset, const uint8_t *data, uint32_t len,
                     const char **why);
 int gio_replay_done(struct vm *vm, uint8_t device, uint32_t tag, uint32_t status, const char **why);
+/* Replay with disk_reads = backup: this host's own read of request tag
+ * must have given bytes bytes with CRC32C crc (DEVCHECK). 0; 1 while its
+ * read is under way (the replay waits); -1 with why. */
+int gio_replay_check(struct vm *vm, uint8_t device, uint32_t tag, uint64_t bytes, uint32_t crc, const char **why);
+/* disk_reads = backup. Primary: reads_done() gives how many of the
+ * guest's reads the backup has performed (by ordinal; NULL: no backup), so
+ * that no write overwrites sectors it has still to read. Backup: how many
+ * it has performed (every read below that ordinal has its data). */
+void gio_set_backup_reads(uint64_t (*reads_done)(void));
+uint64_t gio_reads_performed(void);
+bool gio_backup_reads(void);
 
 struct gio_stats {
     uint64_t requests, reads, writes, flushes, errors, bytes_read, bytes_written, reissued, dropped, held;
+    uint64_t read_holds; /* primary: a write waited for the backup to read its sectors first */
+    uint64_t own_reads;  /* backup: reads it performed itself */
+    uint64_t checked;    /* backup: ... whose data matched the log's DEVCHECK */
 };
 void gio_stats(struct gio_stats *s);
 /* One line of those figures on the console, tagged who. */

@@ -63,7 +63,7 @@ void gnet_deliver(struct vm *vm, gio_log_fn log)
     while (gnet_pending(vm)) {
         struct frame *f = &N.rx[N.rx_head];
         if (log)
-            log(LOG_DEV_NET, 0, f->len, f->data, f->len);
+            log(LOG_DEV_NET, 0, f->len, f->data, f->len, false);
         int r = vnet_rx(&vm->plat.net, f->data, f->len);
         N.rx_head = (N.rx_head + 1) % RX_FRAMES;
         N.rx_n--;
@@ -240,17 +240,29 @@ void gnet_init(void)
     if (!cfg->guest.present || memcmp(cfg->guest.nic_mac, none, 6) == 0)
         return;
     memcpy(N.mac, cfg->guest.nic_mac, 6);
-    if (net_bridge_guest(N.mac, on_rx, NULL)) {
-        char err[CFG_ERR_MAX + 64];
-        fmt_snprintf(err, sizeof(err), "%s:%d: nic_mac: %s", cfg->file, cfg->guest.nic_mac_line,
-                     net_device() ? "the host NIC's address filter has no room for the guest's MAC"
-                                  : "this host has no NIC to bridge the guest onto");
+    int e = net_bridge_guest(N.mac, on_rx, NULL);
+    if (e) {
+        const struct cfg_host *h = kernel_this_host();
+        char err[CFG_ERR_MAX + 96];
+        if (e == NET_BRIDGE_NO_GUEST_NIC || e == NET_BRIDGE_SAME_NIC)
+            fmt_snprintf(err, sizeof(err), "%s:%d: guest_nic: %s %02x:%02x:%02x:%02x:%02x:%02x", cfg->file,
+                         h->guest_nic_line,
+                         e == NET_BRIDGE_SAME_NIC ? "the host's own NIC has the MAC"
+                                                  : "this host has no NIC (that ftvisor drives) with the MAC",
+                         h->guest_nic[0], h->guest_nic[1], h->guest_nic[2], h->guest_nic[3], h->guest_nic[4],
+                         h->guest_nic[5]);
+        else
+            fmt_snprintf(err, sizeof(err), "%s:%d: nic_mac: %s", cfg->file, cfg->guest.nic_mac_line,
+                         e == NET_BRIDGE_FILTER_FULL ? "the host NIC's address filter has no room for the guest's MAC"
+                                                     : "this host has no NIC to bridge the guest onto");
         kernel_config_fail(err);
     }
     struct vnet_backend be = { gnet_tx, NULL };
     vnic_setup(N.mac, &be);
     N.on = true;
-    struct netdev *nd = net_device();
-    log_info("net", "the guest's NIC: virtio-net %02x:%02x:%02x:%02x:%02x:%02x at PCI 00:%02x.0, bridged onto %s",
-             N.mac[0], N.mac[1], N.mac[2], N.mac[3], N.mac[4], N.mac[5], GUEST_PCI_FIRST_SLOT + 1, nd->name);
+    bool own;
+    struct netdev *nd = net_guest_device(&own);
+    log_info("net", "the guest's NIC: virtio-net %02x:%02x:%02x:%02x:%02x:%02x at PCI 00:%02x.0, bridged onto %s%s",
+             N.mac[0], N.mac[1], N.mac[2], N.mac[3], N.mac[4], N.mac[5], GUEST_PCI_FIRST_SLOT + 1, nd->name,
+             own ? " (a NIC of its own: the host's traffic stays on its NIC)" : "");
 }

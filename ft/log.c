@@ -118,7 +118,7 @@ int log_varint_get(const uint8_t *p, size_t n, uint64_t *v)
 const char *log_record_name(uint8_t type)
 {
     static const char *const names[] = { "?", "TIME", "ASYNC", "OUTPUT", "STATE", "DMA",
-                                         "INPUT", "RANDOM", "END", "DEVDATA", "DEVDONE" };
+                                         "INPUT", "RANDOM", "END", "DEVDATA", "DEVDONE", "DEVCHECK" };
     return type < sizeof(names) / sizeof(names[0]) ? names[type] : "?";
 }
 
@@ -388,10 +388,19 @@ int log_put(struct log_encoder *e, const struct log_record *r)
         break;
     case LOG_REC_DEVDATA:
     case LOG_REC_DEVDONE:
+    case LOG_REC_DEVCHECK:
         if (r->device < 1 || r->device > LOG_DEV_LAST || r->tag > LOG_DEV_TAG_MAX)
             return LOG_ERR_ARG;
         t[n++] = r->device;
         n += log_varint_put(t + n, r->tag);
+        if (r->type == LOG_REC_DEVCHECK) {
+            if (r->bytes > 0xffffffffu)
+                return LOG_ERR_ARG;
+            n += log_varint_put(t + n, r->bytes);
+            put32(t + n, r->crc);
+            n += 4;
+            break;
+        }
         if (r->type == LOG_REC_DEVDONE) {
             n += log_varint_put(t + n, r->status);
             break;
@@ -485,6 +494,14 @@ int log_put_devdone(struct log_encoder *e, uint64_t exit, uint8_t device, uint32
 {
     struct log_record r = { .type = LOG_REC_DEVDONE, .exit = exit, .device = device, .tag = tag,
                             .status = status };
+    return log_put(e, &r);
+}
+
+int log_put_devcheck(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint64_t bytes,
+                     uint32_t crc)
+{
+    struct log_record r = { .type = LOG_REC_DEVCHECK, .exit = exit, .device = device, .tag = tag,
+                            .bytes = bytes, .crc = crc };
     return log_put(e, &r);
 }
 
@@ -925,7 +942,8 @@ static int next_record(struct log_decoder *d, struct log_record *out)
         out->value = get64(raw);
         break;
     case LOG_REC_DEVDATA:
-    case LOG_REC_DEVDONE: {
+    case LOG_REC_DEVDONE:
+    case LOG_REC_DEVCHECK: {
         uint32_t at = r.pos;
         uint64_t tag, v;
         if ((err = rd_raw(&r, "device", &out->device, 1)))
@@ -948,6 +966,22 @@ static int next_record(struct log_decoder *d, struct log_record *out)
         }
         out->tag = (uint32_t)tag;
         at = r.pos;
+        if (r.type == LOG_REC_DEVCHECK) {
+            if ((err = rd_varint(&r, "length", &v)))
+                break;
+            if (v > 0xffffffffu) {
+                err = rd_fail(&r, LOG_ERR_FIELD, at, &f);
+                fs(&f, "length ");
+                fu(&f, v);
+                fs(&f, " out of range");
+                break;
+            }
+            out->bytes = v;
+            if ((err = rd_raw(&r, "CRC", raw, 4)))
+                break;
+            out->crc = get32(raw);
+            break;
+        }
         if ((err = rd_varint(&r, r.type == LOG_REC_DEVDONE ? "status" : "offset", &v)))
             break;
         if (v > (r.type == LOG_REC_DEVDONE ? 0xffffffffu : LOG_DEV_OFFSET_MAX)) {

@@ -63,7 +63,8 @@ enum {
     LOG_REC_END = 8,
     LOG_REC_DEVDATA = 9,
     LOG_REC_DEVDONE = 10,
-    LOG_REC_LAST = LOG_REC_DEVDONE,
+    LOG_REC_DEVCHECK = 11,
+    LOG_REC_LAST = LOG_REC_DEVCHECK,
 };
 
 /* DEVDATA / DEVDONE devices. */
@@ -143,17 +144,17 @@ struct log_record {
     uint64_t rip, rcx;              /* ASYNC */
     uint32_t regs_crc;              /* ASYNC: log_regs_crc() */
     uint8_t stream;                 /* OUTPUT: LOG_STREAM_* */
-    uint64_t bytes;                 /* OUTPUT: bytes since the stream's previous OUTPUT */
+    uint64_t bytes;                 /* OUTPUT: bytes since the stream's previous OUTPUT; DEVCHECK: bytes read */
     uint64_t total;                 /* OUTPUT, decoder only: the stream's bytes so far */
-    uint32_t crc;                   /* OUTPUT: CRC32C of those bytes */
+    uint32_t crc;                   /* OUTPUT, DEVCHECK: CRC32C of those bytes */
     uint8_t digest[LOG_STATE_DIGEST_LEN]; /* STATE */
     uint64_t gpa;                   /* DMA */
     uint32_t len;                   /* DMA, INPUT, DEVDATA: <= LOG_MAX_DATA */
     const uint8_t *data;            /* DMA, INPUT, DEVDATA (decoder: points into the decoder) */
     uint64_t value;                 /* RANDOM */
     uint8_t reason;                 /* END: LOG_END_* */
-    uint8_t device;                 /* DEVDATA, DEVDONE: LOG_DEV_* */
-    uint32_t tag;                   /* DEVDATA, DEVDONE: <= LOG_DEV_TAG_MAX */
+    uint8_t device;                 /* DEVDATA, DEVDONE, DEVCHECK: LOG_DEV_* */
+    uint32_t tag;                   /* DEVDATA, DEVDONE, DEVCHECK: <= LOG_DEV_TAG_MAX */
     uint32_t offset;                /* DEVDATA: <= LOG_DEV_OFFSET_MAX */
     uint32_t status;                /* DEVDONE */
     /* Decoder only: where the record was. */
@@ -238,6 +239,10 @@ int log_put_random(struct log_encoder *e, uint64_t exit, uint64_t value);
 int log_put_devdata(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint32_t offset,
                     const void *data, uint32_t len);
 int log_put_devdone(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint32_t status);
+/* DEVCHECK: request tag read bytes whose CRC32C is crc; the data itself is
+ * not in the log (a replayer reads it from a disk it shares). */
+int log_put_devcheck(struct log_encoder *e, uint64_t exit, uint8_t device, uint32_t tag, uint64_t bytes,
+                     uint32_t crc);
 int log_put_end(struct log_encoder *e, uint64_t exit, uint8_t reason);
 
 /* ---- decoder ------------------------------------------------------------- */

@@ -45,8 +45,10 @@ static void report_totals(const char *who, const struct rr_totals *t)
              (unsigned long long)t->exits, (unsigned long long)t->icount, (unsigned long long)t->console_bytes,
              (unsigned long long)(t->vtime / 1000000000u), (unsigned long long)(t->vtime / 1000000u % 1000));
     if (t->dev_done)
-        log_info(who, "%llu host device completions (DEVDONE), %llu bytes of their data (DEVDATA)",
-                 (unsigned long long)t->dev_done, (unsigned long long)t->dev_bytes);
+        log_info(who, "%llu host device completions (DEVDONE), %llu bytes of their data (DEVDATA), %llu bytes "
+                      "only checked (DEVCHECK)",
+                 (unsigned long long)t->dev_done, (unsigned long long)t->dev_bytes,
+                 (unsigned long long)t->dev_checked);
 }
 
 static enum cfg_record_mode mode;
@@ -93,7 +95,7 @@ static void replayed(struct vm *vm)
         verdict = "INCOMPLETE: the log ended without its END record";
     else if (mode == CFG_REC_SELFCHECK &&
              (t.points != rec.points || t.asyncs != rec.asyncs || t.exits != rec.exits || t.icount != rec.icount ||
-              t.console_bytes != rec.console_bytes || t.dev_done != rec.dev_done || t.dev_bytes != rec.dev_bytes))
+              t.console_bytes != rec.console_bytes || t.dev_done != rec.dev_done || t.dev_bytes != rec.dev_bytes || t.dev_checked != rec.dev_checked))
         verdict = "DIVERGED: the totals differ from the recording's";
     else
         verdict = NULL;

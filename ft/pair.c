@@ -75,6 +75,7 @@
 #define SEGS 4096
 #define INFLIGHT 8192             /* LOG messages not yet acknowledged */
 #define PROGRESS_MS 50
+#define PROGRESS_READS_MS 5       /* ... at most this often when the backup's own disk reads advanced */
 #define FLUSH_NS 10000000ull      /* frames close at least every 10 ms (and after output) */
 #define MARK_MS 10                /* MARK at most this often */
 #define NAG_MS 5000
@@ -134,6 +135,7 @@ static struct {
      * host wrote it, from a ring of (log length, host time) samples. */
     uint64_t backup_replayed; /* log bytes the backup has replayed */
     bool backup_waiting;      /* it has replayed everything it could of what it has */
+    uint64_t backup_reads;    /* disk_reads = backup: the guest's reads it has performed */
     struct { uint64_t bytes, ns; } written[WRITTEN];
     unsigned wr_head, wr_tail;
     uint64_t throttled_ns, throttle_since, throttles;
@@ -143,6 +145,7 @@ static struct {
     uint64_t lag_hist[LAG_BINS], lag_samples;
     /* Backup. */
     uint64_t recv_abs, primary_released, last_progress_ms;
+    uint64_t reads_reported; /* disk_reads = backup: reads performed, as last sent */
     uint64_t lost_ms;       /* when the primary was declared lost */
     uint64_t last_heard_ms; /* when it was last heard from, then */
     bool replay_started, booted;
@@ -252,6 +255,11 @@ static const struct vm_events pri_events = { pri_console, pri_exited };
  * console byte, a write made at log length tag leaves once the backup has
  * acknowledged the frames past it, or at once when nothing is held. */
 static bool write_released(uint64_t tag) { return !holding() || tag < F.acked_abs; }
+
+/* disk_reads = backup: how many of the guest's disk reads the backup has
+ * performed itself; once nothing is held (no backup) a write need not
+ * wait for it. */
+static uint64_t backup_reads_done(void) { return holding() ? F.backup_reads : UINT64_MAX; }
 
 /* The tag of a held disk write: the log up to it goes out at once (a
  * frame closed now), so the write waits one round trip, not the flush
@@ -483,6 +491,7 @@ static void start_protection(struct vm *vm)
     recorder_set_flush_ns(FLUSH_NS);
     recorder_set_flush_on_output(true);
     gio_set_gate(write_released, write_tag, recorder_log_bytes);
+    gio_set_backup_reads(backup_reads_done);
     start_guest_clock(vm);
     set_state(PS_PROTECTED);
     log_info("pair", "protected: the guest runs and its log streams to %s (epoch %016llx, %s landmarks)",
@@ -563,6 +572,7 @@ static void went_live(struct vm *vm)
              (unsigned long long)(now_ms() - F.lost_ms),
              (unsigned long long)(ring_total > from ? ring_total - from : 0));
     kprintf("ftvisor: this host (%s) is now LIVE: the guest continues here\n", kernel_this_host()->name);
+    gio_report("pair"); /* what the replay did with the guest's devices, and what go-live issued */
     for (uint64_t i = from; i < ring_total; i++)
         emit_live(ring[i % HOLD_BYTES]);
 }
@@ -586,8 +596,9 @@ static void replay_over(struct vm *vm)
              (unsigned long long)t.records, (unsigned long long)t.icount, (unsigned long long)replayer_waits(),
              (unsigned long long)replayer_ahead_runs());
     if (t.dev_done)
-        log_info("pair", "the log delivered %llu disk completions with %llu bytes of read data",
-                 (unsigned long long)t.dev_done, (unsigned long long)t.dev_bytes);
+        log_info("pair", "the log delivered %llu disk completions with %llu bytes of read data (%llu bytes read "
+                         "here and checked)",
+                 (unsigned long long)t.dev_done, (unsigned long long)t.dev_bytes, (unsigned long long)t.dev_checked);
     gio_report("pair");
     /* The primary releases its last output on our acknowledgement: send
      * it before going (backup_poll()). */
@@ -701,6 +712,12 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
             F.backup_waiting = waiting != 0;
             if (replayed > F.backup_replayed)
                 F.backup_replayed = replayed;
+            if (len >= 24) {
+                uint64_t reads;
+                memcpy(&reads, data + 16, 8);
+                if (reads > F.backup_reads)
+                    F.backup_reads = reads;
+            }
             if (F.st == PS_PROTECTED) {
                 uint64_t ms = lag_ns() / 1000000u;
                 F.lag_hist[ms < LAG_BINS ? ms : LAG_BINS - 1]++;
@@ -873,12 +890,18 @@ static void backup_poll(void)
     uint64_t now = now_ms();
     if (F.st == PS_ENDING && ((chan_all_acked_to_peer() && now - F.since_ms > 50) || now - F.since_ms > 2000))
         power_apply(kernel_config()->debug.on_guest_exit, "guest exited (replayed)");
-    if (F.st == PS_REPLAYING && now - F.last_progress_ms >= PROGRESS_MS) {
+    /* With disk_reads = backup the primary's writes may wait for the
+     * reads performed here: report those sooner. */
+    uint64_t reads = gio_backup_reads() ? gio_reads_performed() : 0;
+    if (F.st == PS_REPLAYING && (now - F.last_progress_ms >= PROGRESS_MS ||
+                                 (reads != F.reads_reported && now - F.last_progress_ms >= PROGRESS_READS_MS))) {
         /* The log bytes taken in by the replay: whole frames, counted
          * from the stream's start (the buffer is compacted as it goes). */
-        uint64_t m[2] = { replayer_waiting(), F.recv_abs - F.log.len + replayer_pos() };
-        if (chan_send(MSG_PROGRESS, m, sizeof(m)))
+        uint64_t m[3] = { replayer_waiting(), F.recv_abs - F.log.len + replayer_pos(), reads };
+        if (chan_send(MSG_PROGRESS, m, sizeof(m))) {
             F.last_progress_ms = now;
+            F.reads_reported = reads;
+        }
     }
     uint64_t hb = 0, ch = 0;
     if (F.st == PS_WAIT_PEER && F.epoch == 0 && chan_peer_boot() && peer_lost(&hb, &ch) &&

@@ -57,7 +57,7 @@ static struct {
     bool mark_complete;
     uint64_t ahead_runs; /* runs the mark allowed */
     uint64_t waits; /* slices that found the log not yet far enough */
-    bool io_wait;   /* a DEVDONE waits for this host's own write of its request */
+    bool io_wait;   /* a DEVDONE (DEVCHECK) waits for this host's own write (read) of its request */
     bool waiting;   /* the last slice stopped for that */
     /* Go-live (replayer_drain()): the log will not grow; replay what
      * arrived, then hand the guest over at the end of it. */
@@ -313,12 +313,14 @@ static void check_after(void)
                 }
                 return;
             }
-        } else if (r->type == LOG_REC_DEVDATA || r->type == LOG_REC_DEVDONE) {
+        } else if (r->type == LOG_REC_DEVDATA || r->type == LOG_REC_DEVDONE || r->type == LOG_REC_DEVCHECK) {
             /* A host device's completion, delivered where the recorder
              * delivered it: after this exit, or at the point just made. */
             const char *why = NULL;
             int e = r->type == LOG_REC_DEVDATA
                         ? gio_replay_data(vm, r->device, r->tag, r->offset, r->data, r->len, &why)
+                    : r->type == LOG_REC_DEVCHECK
+                        ? gio_replay_check(vm, r->device, r->tag, r->bytes, r->crc, &why)
                         : gio_replay_done(vm, r->device, r->tag, r->status, &why);
             if (e > 0) {
                 P.io_wait = true; /* this backup's own write first */
@@ -331,6 +333,8 @@ static void check_after(void)
             }
             if (r->type == LOG_REC_DEVDONE) {
                 P.t.dev_done++;
+            } else if (r->type == LOG_REC_DEVCHECK) {
+                P.t.dev_checked += r->bytes;
             } else {
                 P.t.dev_bytes += r->len;
             }

@@ -35,8 +35,9 @@ struct rr_totals {
      * deadline to the point that delivered it), the backend's injection
      * latency. */
     uint64_t late_n, late_sum_ns, late_max_ns, late_sum_ticks, late_max_ticks;
-    /* Host device completions (DEVDONE) and their data bytes (DEVDATA). */
-    uint64_t dev_done, dev_bytes;
+    /* Host device completions (DEVDONE), their data bytes (DEVDATA), and
+     * read bytes only checked (DEVCHECK: the replayer reads them itself). */
+    uint64_t dev_done, dev_bytes, dev_checked;
 };
 
 /* The state digest (ft/digest.c): the general registers, RIP, RFLAGS,

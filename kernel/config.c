@@ -25,6 +25,7 @@ static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 static const char *const record_mode_names[] = { "off", "selfcheck", "record", "replay", NULL };
 static const char *const record_dest_names[] = { "memory", "sink", NULL };
 static const char *const disk_mode_names[] = { "shared", "private", NULL };
+static const char *const disk_reads_names[] = { "log", "backup", NULL };
 static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", "each", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
@@ -34,6 +35,7 @@ static const struct keydef host_keys[] = {
     { "ip", K_IP, F(struct cfg_host, ip), 0, 0, NULL, true },
     { "netmask", K_MASK, F(struct cfg_host, netmask), 0, 0, NULL, true },
     { "gateway", K_IP, F(struct cfg_host, gateway), 0, 0, NULL, false },
+    { "guest_nic", K_MAC, F(struct cfg_host, guest_nic), 0, 0, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 static const struct keydef pair_keys[] = {
@@ -52,6 +54,7 @@ static const struct keydef guest_keys[] = {
     { "disk", K_FILE, F(struct cfg_guest, disk), 0, 0, NULL, false },
     { "disk_device", K_DISKDEV, 0, 0, 0, 0, NULL, false },
     { "disk_mode", K_ENUM, F(struct cfg_guest, disk_mode), 0, 0, disk_mode_names, false },
+    { "disk_reads", K_ENUM, F(struct cfg_guest, disk_reads), 0, 0, disk_reads_names, false },
     { "nic_mac", K_MAC, F(struct cfg_guest, nic_mac), 0, 0, NULL, false },
     { "cmdline", K_STR, F(struct cfg_guest, cmdline), 0, 0, NULL, false },
     { "memory_mb", K_U32, F(struct cfg_guest, memory_mb), 16, 65536, NULL, true },
@@ -109,7 +112,7 @@ struct parser {
     int sec_first_line[NSECTIONS];
     const char *pending_name; /* [host NAME] for messages */
     char hostname[CFG_NAME_MAX];
-    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, nic_mac_line;
+    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, disk_reads_line, nic_mac_line;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt, ...)
@@ -565,8 +568,12 @@ static int assignment(struct parser *p, char *s)
         if (strcmp(key, "primary") == 0)
             p->cfg->pair.primary_line = p->line;
     }
+    if (sections[p->sec].id == S_HOST && strcmp(key, "guest_nic") == 0)
+        ((struct cfg_host *)p->obj)->guest_nic_line = p->line;
     if (sections[p->sec].id == S_GUEST && strcmp(key, "disk_mode") == 0)
         p->disk_mode_line = p->line;
+    if (sections[p->sec].id == S_GUEST && strcmp(key, "disk_reads") == 0)
+        p->disk_reads_line = p->line;
     if (sections[p->sec].id == S_GUEST && strcmp(key, "nic_mac") == 0)
         p->nic_mac_line = p->cfg->guest.nic_mac_line = p->line;
     return set_value(p, &keys[idx], v);
@@ -616,11 +623,30 @@ static int cross_check(struct parser *p)
     }
     static const uint8_t no_mac[6];
     for (int i = 0; i < cfg->nhosts && memcmp(cfg->guest.nic_mac, no_mac, 6) != 0; i++)
-        if (memcmp(cfg->hosts[i].mac, cfg->guest.nic_mac, 6) == 0)
+        if (memcmp(cfg->hosts[i].mac, cfg->guest.nic_mac, 6) == 0 ||
+            memcmp(cfg->hosts[i].guest_nic, cfg->guest.nic_mac, 6) == 0)
             return fail(p, p->nic_mac_line, "nic_mac: [host %s] has this MAC: the guest needs its own",
                         cfg->hosts[i].name);
+    for (int i = 0; i < cfg->nhosts; i++) {
+        const struct cfg_host *h = &cfg->hosts[i];
+        if (memcmp(h->guest_nic, no_mac, 6) == 0)
+            continue;
+        if (!cfg->guest.present || memcmp(cfg->guest.nic_mac, no_mac, 6) == 0)
+            return fail(p, h->guest_nic_line, "guest_nic: the guest has no network card ([guest] nic_mac) to carry");
+        for (int j = 0; j < cfg->nhosts; j++)
+            if (memcmp(cfg->hosts[j].mac, h->guest_nic, 6) == 0 ||
+                (j != i && memcmp(cfg->hosts[j].guest_nic, h->guest_nic, 6) == 0))
+                return fail(p, h->guest_nic_line, "guest_nic: [host %s] uses this MAC too: the guest's NIC is a "
+                                                  "second NIC of this host", cfg->hosts[j].name);
+    }
     if (p->disk_mode_line && !cfg->guest.disk_serial[0])
         return fail(p, p->disk_mode_line, "disk_mode: only a disk on a drive (disk_device) has a mode");
+    if (cfg->guest.disk_reads == CFG_READS_BACKUP && !cfg->guest.disk_serial[0])
+        return fail(p, p->disk_reads_line, "disk_reads: only a disk on a drive (disk_device) can be read by the backup");
+    if (cfg->guest.disk_reads == CFG_READS_BACKUP &&
+        (!cfg->pair.present || (cfg->record.present && cfg->record.mode != CFG_REC_OFF)))
+        return fail(p, p->disk_reads_line, "disk_reads = backup is for a [pair]'s backup: a recording replayed "
+                                           "later must carry its disk reads in the log");
     if (cfg->guest.disk.path[0] && cfg->guest.disk_serial[0])
         return fail(p, cfg->guest.disk_device_line,
                     "disk_device: the guest has one disk: either an image file (disk, line %d) or a device",

@@ -34,6 +34,10 @@ struct cfg_host {
     char name[CFG_NAME_MAX];
     uint8_t mac[6];
     uint32_t ip, netmask, gateway; /* host byte order; gateway 0 = none */
+    /* guest_nic: a second NIC of this host that carries only the guest's
+     * frames (all zero: the guest shares the NIC of mac with the host). */
+    uint8_t guest_nic[6];
+    int guest_nic_line;
     int line;                      /* of the [host NAME] header */
 };
 
@@ -74,6 +78,9 @@ enum cfg_cpu_model { CFG_CPU_X86_64_V2, CFG_CPU_X86_64_V3 };
 
 /* A pair's guest disk on drives: one both hosts reach, or a copy each. */
 enum cfg_disk_mode { CFG_DISK_SHARED, CFG_DISK_PRIVATE };
+/* Where a pair's backup gets the guest's disk reads: from the log, or by
+ * reading the disk itself (VMware FT's alternative). */
+enum cfg_disk_reads { CFG_READS_LOG, CFG_READS_BACKUP };
 
 struct cfg_guest {
     bool present;
@@ -83,6 +90,7 @@ struct cfg_guest {
     char disk_serial[CFG_SERIAL_MAX + 1];
     uint32_t disk_partition;
     enum cfg_disk_mode disk_mode;
+    enum cfg_disk_reads disk_reads;
     /* nic_mac: the guest's virtio-net NIC, bridged onto this host's NIC
      * (all zero: the guest has none). */
     uint8_t nic_mac[6];

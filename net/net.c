@@ -56,36 +56,89 @@ static err_t nif_init(struct netif *n)
     return ERR_OK;
 }
 
-/* A guest bridged onto this NIC (net_bridge_guest()). */
+/* A guest bridged onto this NIC, or onto a NIC of its own
+ * (net_bridge_guest()). */
 static struct {
     bool on;
     uint8_t mac[6];
     netdev_rx_fn rx;
     void *ctx;
+    struct netdev *nd; /* the NIC its frames use */
+    bool own;          /* ... which is not the host's ([host] guest_nic) */
+    bool link_was_up;
 } guest;
 
 int net_bridge_guest(const uint8_t mac[6], netdev_rx_fn rx_fn, void *ctx)
 {
-    if (!nd)
-        return -1;
-    if (nd->add_mac && nd->add_mac(nd, mac))
-        return -1;
+    static const uint8_t none[6];
+    const struct cfg_host *h = kernel_this_host();
+    struct netdev *gd = nd;
+    bool own = h && memcmp(h->guest_nic, none, 6) != 0;
+    if (own) {
+        gd = NULL;
+        for (int i = 0; i < netdev_count() && !gd; i++)
+            if (memcmp(netdev_get(i)->mac, h->guest_nic, 6) == 0)
+                gd = netdev_get(i);
+        if (!gd)
+            return NET_BRIDGE_NO_GUEST_NIC;
+        if (gd == nd)
+            return NET_BRIDGE_SAME_NIC;
+    }
+    if (!gd)
+        return NET_BRIDGE_NO_NIC;
+    if (gd->add_mac && gd->add_mac(gd, mac))
+        return NET_BRIDGE_FILTER_FULL;
     memcpy(guest.mac, mac, 6);
     guest.rx = rx_fn;
     guest.ctx = ctx;
+    guest.nd = gd;
+    guest.own = own;
     guest.on = true;
     return 0;
 }
 
+struct netdev *net_guest_device(bool *own)
+{
+    if (own)
+        *own = guest.own;
+    return guest.on ? guest.nd : NULL;
+}
+
 int net_guest_send(const void *frame, size_t len)
 {
-    if (!nd || len > NETDEV_MTU_FRAME)
+    struct netdev *gd = guest.on ? guest.nd : nd;
+    if (!gd || len > NETDEV_MTU_FRAME)
         return -1;
     uint64_t until = clock_ns() + 2000000;
-    while (nd->send(nd, frame, len) != 0)
+    while (gd->send(gd, frame, len) != 0)
         if (clock_ns() > until)
             return -1;
     return 0;
+}
+
+/* A frame on the guest's own NIC: the guest's, or a broadcast or
+ * multicast one; nothing else is for anyone here. */
+static void guest_rx(void *ctx, const void *frame, size_t len)
+{
+    (void)ctx;
+    const uint8_t *dst = frame;
+    if (len >= 14 && (memcmp(dst, guest.mac, 6) == 0 || (dst[0] & 1)))
+        guest.rx(guest.ctx, frame, len);
+}
+
+/* The guest's own NIC, polled like the host's. */
+static bool guest_nic_poll(void)
+{
+    struct netdev *gd = guest.nd;
+    bool link = gd->link_up(gd);
+    if (link != guest.link_was_up) {
+        guest.link_was_up = link;
+        if (link)
+            log_info("net", "%s (the guest's NIC): link up", gd->name);
+        else
+            log_warn("net", "%s (the guest's NIC): link down", gd->name);
+    }
+    return gd->poll(gd, guest_rx, NULL, 64) > 0;
 }
 
 static void rx(void *ctx, const void *frame, size_t len)
@@ -93,7 +146,7 @@ static void rx(void *ctx, const void *frame, size_t len)
     (void)ctx;
     /* The guest's frames go to the guest only; broadcast and multicast
      * ones (ARP requests) to both. */
-    if (guest.on && len >= 14) {
+    if (guest.on && !guest.own && len >= 14) {
         const uint8_t *dst = frame;
         if (memcmp(dst, guest.mac, 6) == 0) {
             guest.rx(guest.ctx, frame, len);
@@ -155,8 +208,9 @@ static void net_init(void)
 
 static bool net_poll(void)
 {
+    bool busy = guest.on && guest.own && guest_nic_poll();
     if (!up)
-        return false;
+        return busy;
     bool link = nd->link_up(nd);
     if (link != link_was_up) {
         link_was_up = link;
@@ -172,7 +226,7 @@ static bool net_poll(void)
     }
     int n = nd->poll(nd, rx, NULL, 64);
     sys_check_timeouts();
-    return n > 0;
+    return n > 0 || busy;
 }
 
 SERVICE(20, net, net_init, net_poll);

@@ -29,7 +29,7 @@ static void save_originals(uint64_t from, uint64_t bytes)
         if (D.original[b])
             continue;
         uint64_t pa = pmm_try_alloc(1, 1);
-        if (!pa) {
+        if (pa == PMM_NONE) {
             D.lost = true;
             continue;
         }
@@ -61,7 +61,7 @@ int vdisk_keep_original(char *err, size_t n)
     D.nblocks = (D.sectors * VBLK_SECTOR + BLOCK - 1) / BLOCK;
     uint64_t pages = (D.nblocks * sizeof(uint8_t *) + 4095) / 4096;
     uint64_t pa = pmm_try_alloc(pages, 1);
-    if (!pa) {
+    if (pa == PMM_NONE) {
         fmt_snprintf(err, n, "no host memory to keep the disk's original content");
         return -1;
     }
@@ -91,7 +91,7 @@ static int alloc_bounce(char *err, size_t n)
     for (unsigned i = 0; i < VBLK_SLOTS; i++) {
         if (!D.bounce[i]) {
             uint64_t pa = pmm_try_alloc(VBLK_MAX_BYTES / 4096, 1);
-            if (!pa) {
+            if (pa == PMM_NONE) {
                 fmt_snprintf(err, n, "no host memory for the disk's bounce buffers");
                 return -1;
             }

@@ -147,6 +147,8 @@ static void check_record(struct run *u, const struct log_record *r)
     REQUIRE(r->body_off < LOG_MAX_BODY);
     if (r->type == LOG_REC_OUTPUT)
         REQUIRE(r->stream < LOG_STREAMS && r->total == dec.out_total[r->stream] && r->total >= r->bytes);
+    if (r->type == LOG_REC_DEVCHECK)
+        REQUIRE(r->device >= 1 && r->device <= LOG_DEV_LAST && r->tag <= LOG_DEV_TAG_MAX && r->bytes <= 0xffffffffu);
     if (r->type == LOG_REC_DEVDATA || r->type == LOG_REC_DEVDONE)
         REQUIRE(r->device >= 1 && r->device <= LOG_DEV_LAST && r->tag <= LOG_DEV_TAG_MAX &&
                 r->offset <= LOG_DEV_OFFSET_MAX);
@@ -384,6 +386,9 @@ static void expect_record(const struct log_record *r, size_t i)
     case LOG_REC_DEVDONE:
         REQUIRE(r->device == w->device && r->tag == w->tag && r->status == w->status);
         break;
+    case LOG_REC_DEVCHECK:
+        REQUIRE(r->device == w->device && r->tag == w->tag && r->bytes == w->bytes && r->crc == w->crc);
+        break;
     }
 }
 
@@ -413,9 +418,9 @@ static uint64_t advance(struct in *s, uint64_t *x, uint64_t cur)
 static struct log_record gen_record(struct in *s, uint64_t *x, const struct log_encoder *e)
 {
     struct log_record r = { 0 };
-    r.type = (uint8_t)(LOG_REC_TIME + take(s, 1) % 9);     /* END comes last, separately */
+    r.type = (uint8_t)(LOG_REC_TIME + take(s, 1) % 10);    /* END comes last, separately */
     if (r.type == LOG_REC_END)
-        r.type = LOG_REC_DEVDONE;
+        r.type = LOG_REC_DEVCHECK;
     r.exit = advance(s, x, e->exit);
     switch (r.type) {
     case LOG_REC_TIME:
@@ -465,6 +470,12 @@ static struct log_record gen_record(struct in *s, uint64_t *x, const struct log_
         r.device = (uint8_t)(1 + take(s, 1) % LOG_DEV_LAST);
         r.tag = (uint32_t)(value(s, x) & LOG_DEV_TAG_MAX);
         r.status = (uint32_t)value(s, x);
+        break;
+    case LOG_REC_DEVCHECK:
+        r.device = (uint8_t)(1 + take(s, 1) % LOG_DEV_LAST);
+        r.tag = (uint32_t)(value(s, x) & LOG_DEV_TAG_MAX);
+        r.bytes = value(s, x) & 0xffffffffu;
+        r.crc = (uint32_t)mix(x);
         break;
     }
     return r;

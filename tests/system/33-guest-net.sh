@@ -11,7 +11,7 @@
 P=$(( 42000 + ($$ % 500) * 4 ))
 TAP=ftvn$$
 NET=10.33.$(( $$ % 200 + 20 ))
-ftlink_start --bochs $P --tap "$TAP:$NET.254/24"
+ftlink_start --bochs $P --bochs $((P + 2)) --tap "$TAP:$NET.254/24"
 # The peer: each connection on NET.254:7700 is saved to conn.K (K = 1, 2, ...).
 python3 - "$NET.254" "$WORK" > "$WORK/peer.out" 2>&1 <<'PY' &
 import socket, sys
@@ -86,3 +86,56 @@ if cmp -s "$WORK/conn.2" <(seq 1 5000) && [ ! -e "$WORK/conn.3" ]; then
 else
     notok "rr: peer: $(cat "$WORK/peer.out")"
 fi
+
+# The guest on a NIC of its own ([host] guest_nic): the host's e1000-0
+# sits on a second link with nobody else, the guest's e1000-1 on the link
+# with the TAP. The peer can only hear the guest through its own NIC.
+P2=$((P + 2)) P3=$((P + 3))
+"$ROOT/build/tools/ftlink" --no-ipv6 --bochs $P3 > "$WORK/ftlink2.out" 2> "$WORK/ftlink2.err" &
+LINK2=$!
+trap 'kill $PEER $LINK2 2>/dev/null; ftlink_stop' EXIT
+wait_for "$WORK/ftlink2.out" 'ftlink: ready' 10 || notok "the second link did not start: $(cat "$WORK/ftlink2.err")"
+image own "$G/bzImage" "$G/initrd.gz" <<CONF
+[host a]
+mac = 52:54:00:00:33:01
+ip = $NET.1
+netmask = 255.255.255.0
+guest_nic = 52:54:00:00:33:02
+[guest]
+kernel = bzImage
+initrd = initrd.gz
+cmdline = console=ttyS0 quiet ftvisor.test=stream ftvisor.ip=$NET.10/24 ftvisor.peer=$NET.254 ftvisor.stream=3000
+memory_mb = 64
+nic_mac = 52:54:00:00:33:99
+[debug]
+host = a
+CONF
+boot bochs own --timeout 400 --nic 52:54:00:00:33:01:$P3 --nic 52:54:00:00:33:02:$P2
+expect "own: the host's stack on its NIC" 'net: lwIP [0-9.]+ on e1000-0: '
+expect "own: the guest on the second NIC" 'net: the guest.s NIC: virtio-net 52:54:00:00:33:99 at PCI 00:04\.0, bridged onto e1000-1 \(a NIC of its own'
+expect "own: the second NIC's link comes up" 'net: e1000-1 \(the guest.s NIC\): link up'
+expect "own: the stream is sent" "guest: guest: stream of 3000 lines sent \(nc exit 0\)"
+expect_rc "own: clean power-off" 0
+last=$(ls "$WORK"/conn.* 2>/dev/null | sort -t. -k2 -n | tail -1)
+if [ -n "$last" ] && cmp -s "$last" <(seq 1 3000); then
+    ok "own: the peer received the stream through the guest's own NIC"
+else
+    notok "own: peer: $(cat "$WORK/peer.out")"
+fi
+
+# A guest_nic no NIC has stops the boot with its line.
+image nonic "$G/bzImage" "$G/initrd.gz" <<CONF
+[host a]
+mac = 52:54:00:00:33:01
+ip = $NET.1
+netmask = 255.255.255.0
+guest_nic = 52:54:00:00:33:07
+[guest]
+kernel = bzImage
+nic_mac = 52:54:00:00:33:99
+memory_mb = 64
+[debug]
+host = a
+CONF
+boot bochs nonic --timeout 60 --nic 52:54:00:00:33:01:$P3
+expect "own: a missing guest NIC is a config error with its line" 'ftvisor\.conf:5: guest_nic: this host has no NIC \(that ftvisor drives\) with the MAC 52:54:00:00:33:07'

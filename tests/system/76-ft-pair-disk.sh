@@ -22,7 +22,14 @@
 #  - arbiter: as shared, with [pair] arbiter = disk:SERIAL:2 (a partition
 #    of the shared drive as the test-and-set sector): beta claims it.
 #  - ok: no failure; the replay is identical to the end.
-# FT_SCENARIOS="ok shared inflight ftio arbiter private" runs some. Needs root (TAP).
+#  - reads: as ok, with disk_reads = backup: beta reads the shared drive
+#    itself and the log carries only each read's CRC (DEVCHECK).
+#  - readskill: as shared, with disk_reads = backup.
+#  - readsdiffer: disk_reads = backup, but the two hosts' "shared" drives
+#    are different files: beta's reads give other data than alpha's, the
+#    replay must say so and alpha carry on unprotected.
+# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio arbiter private"
+# runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
 command -v debugfs > /dev/null || { notok "debugfs (e2fsprogs) is missing"; exit 0; }
@@ -183,6 +190,71 @@ if want ok; then
 fi
 
 blank() { head -c $((8 << 20)) /dev/zero > "$1"; printf 'FTVISOR-PAIR-DSK' | dd of="$1" conv=notrunc status=none; }
+
+# reads: no failure, disk_reads = backup. The replay is identical to the
+# end with no read data in the log: beta read it all itself and checked it.
+if want reads; then
+    head -c $((8 << 20)) /dev/zero > "$WORK/reads-a.img"
+    ln "$WORK/reads-a.img" "$WORK/reads-b.img"
+    disk_image reads shared '' 'disk_reads = backup'
+    boot_bg bochs reads "$WORK/reads.alpha.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:01:$P \
+        --disk "$WORK/reads-a.img" --log "$WORK/reads.alpha.bochs.log"
+    boot_bg bochs reads "$WORK/reads.beta.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:02:$((P + 2)) \
+        --disk "$WORK/reads-b.img" --log "$WORK/reads.beta.bochs.log"
+    wait_boots
+    on "$WORK/reads.alpha.serial"
+    expect "reads: alpha protected" 'pair: protected: the guest runs and its log streams to beta'
+    expect "reads: the guest's files check out on alpha" 'guest: guest: disk files 20 written, 20 verified'
+    expect "reads: alpha released everything once beta had the log" 'pair: the guest ended; beta has the whole log and every output is released'
+    expect "reads: alpha's writes waited for beta (acknowledgements, and its reads of the same sectors)" \
+        'pair: disk reads on the backup: 0 performed here, 0 checked against the log; [1-9][0-9]* writes waited for the backup to read their sectors first'
+    expect_not "reads: alpha never unprotected" 'UNPROTECTED'
+    on "$WORK/reads.beta.serial"
+    expect "reads: beta's replay is identical to the end" 'pair: the guest ended on the primary and here identically'
+    expect "reads: the log carried no read data, beta read and checked it" \
+        'pair: the log delivered [1-9][0-9]* disk completions with 0 bytes of read data \([1-9][0-9]* bytes read here and checked\)'
+    r=$(value 'pair: disk: [0-9]+ requests \(([0-9]+) reads')
+    expect "reads: beta performed every read itself and each matched" "pair: disk reads on the backup: $r performed here, $r checked against the log"
+    expect_not "reads: beta never went live" 'LIVE'
+    expect_clean_poweroff reads.alpha reads.beta
+    n=$(check_files "$WORK/reads-a.img" 20)
+    [ "$n" = 20 ] && ok "reads: host: all 20 files are on the shared drive" || notok "reads: host: $n of 20 files match"
+fi
+if want readskill; then
+    blank "$WORK/readskill-a.img"
+    ln "$WORK/readskill-a.img" "$WORK/readskill-b.img"
+    disk_kill readskill shared "$WORK/readskill-a.img" "$WORK/readskill-b.img" 'guest: disk file 8 written' '' \
+        'disk_reads = backup'
+    on "$WORK/readskill.beta.serial"
+    expect "readskill: beta had read the disk itself before going live" 'pair: disk reads on the backup: [1-9][0-9]* performed here, [1-9][0-9]* checked'
+fi
+# Two different drives called shared: alpha's guest formats and writes
+# its own; beta (which never writes a shared drive) reads zeros where
+# alpha read the file system. Beta must catch it at the first such read.
+if want readsdiffer; then
+    blank "$WORK/readsdiffer-a.img"
+    blank "$WORK/readsdiffer-b.img"
+    disk_image readsdiffer shared '' 'disk_reads = backup'
+    boot_bg bochs readsdiffer "$WORK/readsdiffer.alpha.serial" --timeout 500 --sync slowdown \
+        --nic 52:54:00:00:76:01:$P --disk "$WORK/readsdiffer-a.img" --log "$WORK/readsdiffer.alpha.bochs.log"
+    boot_bg bochs readsdiffer "$WORK/readsdiffer.beta.serial" --timeout 500 --sync slowdown \
+        --nic 52:54:00:00:76:02:$((P + 2)) --disk "$WORK/readsdiffer-b.img" --log "$WORK/readsdiffer.beta.bochs.log"
+    # Beta, out of the pair, stays up (for its operator) until uptime_ms.
+    wait_for "$WORK/readsdiffer.alpha.serial" 'ftvisor: power-off' 400
+    kill -KILL "$(bochs_pid "$WORK/readsdiffer.beta.serial")" 2>/dev/null
+    wait_boots
+    on "$WORK/readsdiffer.beta.serial"
+    expect "readsdiffer: beta's replay names the read that differs" 'this host read other data from the shared disk than the primary did \(the CRC differs\)'
+    expect "readsdiffer: it names the record" 'first differing record: #[0-9]+ DEVCHECK'
+    expect_not "readsdiffer: beta never went live" 'LIVE'
+    on "$WORK/readsdiffer.alpha.serial"
+    expect "readsdiffer: alpha hears of it" "DIVERGED|beta's replay diverged"
+    expect "readsdiffer: alpha runs on unprotected" 'UNPROTECTED'
+    expect "readsdiffer: the guest's files check out on alpha" 'guest: guest: disk files 20 written, 20 verified'
+    expect_clean_poweroff readsdiffer.alpha
+    n=$(check_files "$WORK/readsdiffer-a.img" 20)
+    [ "$n" = 20 ] && ok "readsdiffer: host: all 20 files are on alpha's drive" || notok "readsdiffer: host: $n of 20 files match"
+fi
 
 if want shared; then
     blank "$WORK/shared-a.img"

@@ -388,6 +388,52 @@ TEST(disk_device_forms)
     FAILS(HOST_A GUEST "disk_device = ABC\ndisk_mode = copy\n", 9, "disk_mode: 'copy' is not one of: shared, private");
 }
 
+TEST(disk_reads_forms)
+{
+    PARSES(HOST_A GUEST "disk_device = ABC\n");
+    CHECK_EQ(cfg.guest.disk_reads, CFG_READS_LOG);
+    PARSES(HOST_A GUEST "disk_device = ABC\ndisk_reads = backup\n[pair]\n" PAIR_KEY);
+    CHECK_EQ(cfg.guest.disk_reads, CFG_READS_BACKUP);
+    PARSES(HOST_A GUEST "disk_device = ABC\ndisk_mode = private\ndisk_reads = backup\n[pair]\n" PAIR_KEY);
+    CHECK_EQ(cfg.guest.disk_reads, CFG_READS_BACKUP);
+    PARSES(HOST_A GUEST "disk_device = ABC\ndisk_reads = log\n");
+    CHECK_EQ(cfg.guest.disk_reads, CFG_READS_LOG);
+    FAILS(HOST_A GUEST "disk_reads = backup\n[pair]\n" PAIR_KEY, 8,
+          "disk_reads: only a disk on a drive (disk_device) can be read by the backup");
+    FAILS(HOST_A GUEST "disk_device = ABC\ndisk_reads = backup\n", 9,
+          "disk_reads = backup is for a [pair]'s backup: a recording replayed later must carry its disk reads");
+    FAILS(HOST_A GUEST "disk_device = ABC\ndisk_reads = backup\n[pair]\n" PAIR_KEY "[record]\nmode = selfcheck\n", 9,
+          "disk_reads = backup is for a [pair]'s backup");
+    FAILS(HOST_A GUEST "disk_device = ABC\ndisk_reads = primary\n", 9, "disk_reads: 'primary' is not one of: log, backup");
+}
+
+TEST(guest_nic_forms)
+{
+    PARSES(HOST_A "guest_nic = 52:54:00:00:00:11\n" GUEST "nic_mac = 52:54:00:00:00:99\n");
+    CHECK_EQ(cfg.hosts[0].guest_nic[5], 0x11);
+    CHECK_EQ(cfg.hosts[0].guest_nic_line, 5);
+    FAILS(HOST_A "guest_nic = 52:54:00:00:00:11\n" GUEST, 5,
+          "guest_nic: the guest has no network card ([guest] nic_mac) to carry");
+    FAILS(HOST_A "guest_nic = 52:54:00:00:00:11\n", 5, "guest_nic: the guest has no network card");
+    FAILS(HOST_A "guest_nic = 52:54:00:00:00:01\n" GUEST "nic_mac = 52:54:00:00:00:99\n", 5,
+          "guest_nic: [host alpha] uses this MAC too: the guest's NIC is a second NIC of this host");
+    FAILS(HOST_A "guest_nic = 52:54:00:00:00:11\n" HOST_B "guest_nic = 52:54:00:00:00:11\n" GUEST
+          "nic_mac = 52:54:00:00:00:99\n", 5, "guest_nic: [host beta] uses this MAC too");
+    FAILS(HOST_A "guest_nic = 52:54:00:00:00:99\n" GUEST "nic_mac = 52:54:00:00:00:99\n", 9,
+          "nic_mac: [host alpha] has this MAC: the guest needs its own");
+    FAILS(HOST_A "guest_nic = 01:54:00:00:00:11\n", 5, "guest_nic: 01:54:00:00:00:11 is not a unicast NIC address");
+}
+
+TEST(disk_test_key)
+{
+    PARSES(HOST_A "[debug]\ndisk_test = QM00001\n");
+    CHECK_STR(cfg.debug.disk_test.serial, "QM00001");
+    CHECK_EQ(cfg.debug.disk_test.line, 6);
+    FAILS(HOST_A "[debug]\ndisk_test = A B\n", 6, "disk_test: the serial number may not contain spaces or control characters");
+    FAILS(HOST_A "[debug]\ndisk_test = 123456789012345678901\n", 6,
+          "disk_test: '123456789012345678901' is not a drive's serial number (1 to 20 characters)");
+}
+
 TEST(arbiter_forms_accepted)
 {
     PARSES(HOST_A "[pair]\n" PAIR_KEY "arbiter = none\n");
@@ -535,13 +581,13 @@ TEST(rejects_bad_key_name)
 
 TEST(rejects_unknown_key_listing_expected)
 {
-    FAILS("[host alpha]\nmtu = 1500\n", 2, "unknown key 'mtu' in [host] (expected one of: mac, ip, netmask, gateway)");
+    FAILS("[host alpha]\nmtu = 1500\n", 2, "unknown key 'mtu' in [host] (expected one of: mac, ip, netmask, gateway, guest_nic)");
     FAILS(HOST_A "[pair]\nsecret = x\n", 6,
           "unknown key 'secret' in [pair] (expected one of: key, heartbeat_ms, failover_timeout_ms, arbiter, primary, max_lag_ms, backup_wait_ms)");
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
-          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, nic_mac, cmdline, memory_mb, cpu_model)");
+          "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, disk_reads, nic_mac, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
-          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip)");
+          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip, disk_test)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");
 }
 

@@ -101,6 +101,8 @@ static bool rec_eq(const struct log_record *a, const struct log_record *b)
                (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
     case LOG_REC_DEVDONE:
         return a->device == b->device && a->tag == b->tag && a->status == b->status;
+    case LOG_REC_DEVCHECK:
+        return a->device == b->device && a->tag == b->tag && a->bytes == b->bytes && a->crc == b->crc;
     }
     return false;
 }
@@ -583,7 +585,7 @@ static struct log_record random_record(const struct log_encoder *e, int big_data
 {
     struct log_record r = { 0 };
     uint64_t roll = rnd();
-    r.type = (uint8_t)(1 + roll % 16 % 10);   /* END only at the end */
+    r.type = (uint8_t)(1 + roll % 16 % 11);   /* END only at the end */
     if (r.type == LOG_REC_END)
         r.type = LOG_REC_RANDOM;
     uint64_t step = roll >> 8 & 1 ? rnd() % 4 : roll >> 9 & 1 ? rnd() % 300 : rnd() % (1ull << 40);
@@ -628,6 +630,12 @@ static struct log_record random_record(const struct log_encoder *e, int big_data
         r.device = (uint8_t)(1 + rnd() % LOG_DEV_LAST);
         r.tag = (uint32_t)(rnd() % (LOG_DEV_TAG_MAX + 1));
         r.status = (uint32_t)rnd();
+        break;
+    case LOG_REC_DEVCHECK:
+        r.device = (uint8_t)(1 + rnd() % LOG_DEV_LAST);
+        r.tag = (uint32_t)(rnd() % (LOG_DEV_TAG_MAX + 1));
+        r.bytes = rnd() % (1ull << (rnd() % 33));
+        r.crc = (uint32_t)rnd();
         break;
     }
     return r;
@@ -1294,7 +1302,7 @@ TEST(good_bytes)
     CHECK_EQ(dec.err_stream_off, off[2]);
 
     /* a bad record after a good one in the same frame: none of it counts */
-    uint8_t body[] = { 1, 0, 0, 11 };
+    uint8_t body[] = { 1, 0, 0, 12 };
     len = std_log();
     len += make_frame(S + len, LOG_FRAME_RECORDS, 1, body, sizeof(body));
     log_decoder_reset(&dec);
@@ -1357,9 +1365,9 @@ TEST(record_unknown_type)
     uint8_t b0[] = { 0 };
     CHECK_EQ(decode_body(b0, 1), LOG_ERR_REC_TYPE);
     CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 0, record 0: unknown record type 0");
-    uint8_t b1[] = { 1, 0, 0, 1, 5, 5, 11, 0, 0 };
+    uint8_t b1[] = { 1, 0, 0, 1, 5, 5, 12, 0, 0 };
     CHECK_EQ(decode_body(b1, sizeof(b1)), LOG_ERR_REC_TYPE);
-    CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 6, record 2: unknown record type 11");
+    CHECK_STR(log_decoder_error(&dec), "frame 1, body offset 6, record 2: unknown record type 12");
     CHECK_EQ(dec.err_frame, 1);
     CHECK_EQ(dec.err_body_off, 6);
     CHECK_EQ(dec.err_record, 2);
@@ -1588,6 +1596,48 @@ TEST(device_records_bytes_and_limits)
     CHECK_EQ(decode_body(b6, sizeof(b6)), LOG_EOF);
     uint8_t b7[] = { 10, 0, 1, 0 };
     CHECK_EQ(decode_body(b7, sizeof(b7)), LOG_ERR_REC_TRUNCATED);
+}
+
+TEST(devcheck_bytes_and_limits)
+{
+    /* docs/log-format.md: DEVCHECK at exit 2 of device 1, tag 5, 4096
+     * bytes read, CRC 0x11223344 (a read the backup performs itself). */
+    size_t len = std_log(), sz;
+    static uint8_t fr[LOG_MAX_FRAME];
+    CHECK_EQ(log_frame_begin(&enc, fr, sizeof(fr)), LOG_OK);
+    CHECK_EQ(log_put_devcheck(&enc, 2, LOG_DEV_BLK, 5, 4096, 0x11223344u), LOG_OK);
+    CHECK_EQ(log_put_devdone(&enc, 2, LOG_DEV_BLK, 5, 0), LOG_OK);
+    CHECK_EQ(log_put_devcheck(&enc, 2, LOG_DEV_BLK, 0, 0xffffffffu, 0), LOG_OK);
+    static const uint8_t want[] = { 11, 2, 1, 5, 0x80, 0x20, 0x44, 0x33, 0x22, 0x11, 10, 0, 1, 5, 0,
+                                    11, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0 };
+    CHECK_EQ(log_frame_body(&enc), sizeof(want));
+    CHECK(memcmp(fr + LOG_FRAME_HEADER, want, sizeof(want)) == 0);
+    CHECK_EQ(log_frame_end(&enc, &sz), LOG_OK);
+    memcpy(S + len, fr, sz);
+    struct log_record exp[3] = {
+        { .type = LOG_REC_DEVCHECK, .exit = 2, .device = 1, .tag = 5, .bytes = 4096, .crc = 0x11223344u },
+        { .type = LOG_REC_DEVDONE, .exit = 2, .device = 1, .tag = 5, .status = 0 },
+        { .type = LOG_REC_DEVCHECK, .exit = 2, .device = 1, .tag = 0, .bytes = 0xffffffffu, .crc = 0 },
+    };
+    struct result r = decode(S, len + sz, 1, exp, 3);
+    CHECK_EQ(r.records, 3);
+    CHECK_EQ(r.mismatch, -1);
+    CHECK_STR(log_record_name(LOG_REC_DEVCHECK), "DEVCHECK");
+
+    std_log();
+    CHECK_EQ(log_frame_begin(&enc, fr, sizeof(fr)), LOG_OK);
+    CHECK_EQ(log_put_devcheck(&enc, 1, 0, 0, 1, 0), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devcheck(&enc, 1, 1, LOG_DEV_TAG_MAX + 1, 1, 0), LOG_ERR_ARG);
+    CHECK_EQ(log_put_devcheck(&enc, 1, 1, 0, 1ull << 32, 0), LOG_ERR_ARG);
+
+    uint8_t b0[] = { 11, 0, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0, 0, 0, 0 };
+    CHECK_EQ(decode_body(b0, sizeof(b0)), LOG_ERR_FIELD);
+    CHECK_MSG("length 4294967296 out of range");
+    uint8_t b1[] = { 11, 0, 1, 0, 1, 0, 0, 0 };
+    CHECK_EQ(decode_body(b1, sizeof(b1)), LOG_ERR_REC_TRUNCATED);
+    uint8_t b2[] = { 11, 0, 4, 0, 1, 0, 0, 0, 0 };
+    CHECK_EQ(decode_body(b2, sizeof(b2)), LOG_ERR_FIELD);
+    CHECK_MSG("unknown device 4");
 }
 
 /* ---- corruption ----------------------------------------------------------- */
