@@ -83,3 +83,58 @@ expect_rc "ATA: clean power-off" 0
 conf NOSUCHDRIVE | image missing
 boot bochs missing --timeout 60
 expect "a missing drive is a config error with its line" "ftvisor\\.conf:10: disk_test: no drive has the serial number 'NOSUCHDRIVE'"
+
+# AHCI in QEMU: q35's ICH9 controller, the drive on port 0.
+sha=$(mkdrive "$WORK/drive-ahci.img" 16)
+conf FTVAHCI01 | image ahci
+boot qemu ahci --timeout 120 --disk "$WORK/drive-ahci.img,ahci,FTVAHCI01"
+expect "AHCI: the driver finds the controller" 'ahci: ahci0: 8086:2922 at 00:1f\.2, AHCI 1\.0, ports 0x0000003f, 32 command slots, NCQ, 64-bit'
+expect "AHCI: the driver finds the drive" 'disk: ahci0-port0 \(AHCI, NCQ 32\): "QEMU HARDDISK" serial "FTVAHCI01", 32768 sectors'
+expect_not "AHCI: the five empty ports say nothing" 'ahci0-port[1-5]|WARNING: ahci|ERROR: ahci'
+drive_test AHCI 'AHCI[^)]*' "$sha" "$WORK/drive-ahci.img"
+expect_rc "AHCI: clean power-off" 0
+
+# Two drives, on ports 0 and 1: the test runs on the second, and the first
+# keeps its zeros where the pattern went on the second.
+mkdrive "$WORK/drive-ahci-p0.img" 16 > /dev/null
+sha=$(mkdrive "$WORK/drive-ahci-p1.img" 16)
+conf FTVAHCI03 | image ahci2
+boot qemu ahci2 --timeout 120 --disk "$WORK/drive-ahci-p0.img,ahci,FTVAHCI02" --disk "$WORK/drive-ahci-p1.img,ahci,FTVAHCI03"
+expect "AHCI, two drives: port 0" 'disk: ahci0-port0 \(AHCI, NCQ 32\): "QEMU HARDDISK" serial "FTVAHCI02", 32768 sectors'
+expect "AHCI, two drives: port 1" 'disk: ahci0-port1 \(AHCI, NCQ 32\): "QEMU HARDDISK" serial "FTVAHCI03", 32768 sectors'
+expect "AHCI, two drives: the test runs on port 1" 'disk test: ahci0-port1 \(serial FTVAHCI03, '
+drive_test "AHCI port 1" 'AHCI[^)]*' "$sha" "$WORK/drive-ahci-p1.img"
+if cmp -s -n $((2 << 20)) <(tail -c $((2 << 20)) "$WORK/drive-ahci-p0.img") /dev/zero; then
+    ok "AHCI, two drives: port 0's image is untouched"
+else
+    notok "AHCI, two drives: port 0's image changed"
+fi
+expect_rc "AHCI, two drives: clean power-off" 0
+
+# A drive error: QEMU's blkdebug fails every read of sector 29443, which
+# disk_test's read-back pass reads in a small request queued with many
+# others (NCQ). The request that holds the sector, and only that one, must
+# fail with an I/O error (BLK_E_IO); the port must recover and the boot go
+# on to a clean power-off.
+bad=29443
+cat > "$WORK/ahci-eio.rules" <<RULES
+[inject-error]
+event = "read_aio"
+iotype = "read"
+errno = "5"
+sector = "$bad"
+RULES
+mkdrive "$WORK/drive-ahci-eio.img" 16 > /dev/null
+conf FTVAHCIEIO | image ahcieio
+boot qemu ahcieio --timeout 120 --disk "$WORK/drive-ahci-eio.img,ahci,FTVAHCIEIO,$WORK/ahci-eio.rules"
+expect "AHCI error: the driver says which read failed" "WARNING: ahci: ahci0-port0: read of [0-9]+ sectors at LBA [0-9]+ failed: command 60h \\([0-9]+ sectors at LBA [0-9]+, slot [0-9]+\\), PxIS 0x[0-9a-f]+, PxTFD 0x[0-9a-f]+ \\(status 0x[0-9a-f]+, error 0x[0-9a-f]+\\), PxSERR"
+expect "AHCI error: the port is reset and restarted" 'ahci: ahci0-port0: port restarted after a COMRESET'
+expect "AHCI error: the request gets an I/O error" 'disk test: ahci0-port0 \(serial FTVAHCIEIO, AHCI, NCQ 32\) FAILED: read of [0-9]+ sectors at LBA [0-9]+: the driver reported an error'
+count=$(value 'FAILED: read of ([0-9]+) sectors at LBA [0-9]+: the driver')
+lba=$(value 'FAILED: read of [0-9]+ sectors at LBA ([0-9]+): the driver')
+if [ -n "$lba" ] && [ "$lba" -le $bad ] && [ $bad -lt $((lba + count)) ]; then
+    ok "AHCI error: the failed request ($count sectors at LBA $lba) is the one with sector $bad"
+else
+    notok "AHCI error: the failed request ('$count' sectors at LBA '$lba') does not hold sector $bad"
+fi
+expect_rc "AHCI error: no hang, clean power-off" 0
