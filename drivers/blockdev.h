@@ -82,5 +82,6 @@ void blockdev_complete(struct blockdev *bd, struct blk_io *io, int status);
 
 int ata_probe(void);
 int ahci_probe(void);
+int nvme_probe(void);
 
 #endif
