@@ -81,5 +81,7 @@ struct blk_io *blockdev_next(struct blockdev *bd);
 void blockdev_complete(struct blockdev *bd, struct blk_io *io, int status);
 
 int ata_probe(void);
+int ahci_probe(void);
+int nvme_probe(void);
 
 #endif

@@ -31,6 +31,8 @@ static void drivers_init(void)
     e1000_probe();
     virtio_net_probe();
     ata_probe();
+    ahci_probe();
+    nvme_probe();
     uint8_t macs[NETDEV_MAX][6];
     for (int i = 0; i < nnds; i++)
         for (int b = 0; b < 6; b++)
