@@ -8,7 +8,7 @@
 # DEVDONE of device 2) and the replay, which sends nothing, takes them from
 # it and must match to the last byte. Needs root (TAP).
 . "$(dirname "$0")/lib.sh"
-P=$(( 42000 + ($$ % 500) * 4 ))
+P=$(( 50000 + ($$ % 500) * 8 )) # P, P+2 on the link with the TAP; P+4 a second link
 TAP=ftvn$$
 NET=10.33.$(( $$ % 200 + 20 ))
 ftlink_start --bochs $P --bochs $((P + 2)) --tap "$TAP:$NET.254/24"
@@ -90,7 +90,7 @@ fi
 # The guest on a NIC of its own ([host] guest_nic): the host's e1000-0
 # sits on a second link with nobody else, the guest's e1000-1 on the link
 # with the TAP. The peer can only hear the guest through its own NIC.
-P2=$((P + 2)) P3=$((P + 3))
+P2=$((P + 2)) P3=$((P + 4)) # each Bochs NIC takes its port and the next
 "$ROOT/build/tools/ftlink" --no-ipv6 --bochs $P3 > "$WORK/ftlink2.out" 2> "$WORK/ftlink2.err" &
 LINK2=$!
 trap 'kill $PEER $LINK2 2>/dev/null; ftlink_stop' EXIT
