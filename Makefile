@@ -235,13 +235,18 @@ $(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTWITNESS_SRCS)
 
-UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c
+UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
-UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c
+UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
 UNIT_partition_SRCS := drivers/partition.c kernel/format.c
 UNIT_blockdev_SRCS := drivers/blockdev.c
+# The kernel's string routines under other names (the host's libc keeps its own).
+UNIT_string_SRCS := $(BUILD)/tests/unit/kstring.c
+$(BUILD)/tests/unit/kstring.c: kernel/string.c
+	@mkdir -p $(dir $@)
+	sed -E 's/\b(memcpy|memmove|memset|memcmp|memchr|strlen|strnlen|strcmp|strncmp|strchr|strrchr|strtoul|atoi|strstr)\(/k_\1(/g; s@#include <(string|stdlib)\.h>@#include <stddef.h>@' $< > $@
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
@@ -259,7 +264,7 @@ $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UN
 FUZZCC      := clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit -Wall -Wno-unused-parameter
-FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c
+FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(BUILD)/tests/fuzz
