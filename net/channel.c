@@ -1,6 +1,6 @@
 /* The logging channel (net/channel.h). Frames (net/frame.h) on one TCP
  * connection; the session handshake, acknowledgements, resume after a
- * reconnect, and the error policy: a frame that fails its CRC or HMAC ends
+ * reconnect, and the error policy: a frame that fails its CRC or MAC ends
  * the connection, which is then resumed from the last acknowledgement.
  *
  * Handshake (both HELLOs under K0 = HMAC-SHA256(pair key, "ftvisor channel
@@ -46,7 +46,7 @@ static struct chan_stats stats;
 static int me = -1, peer = -1;
 static bool connector;
 static uint8_t k0[32], ks[32], nonce_mine[16];
-static struct frame_key fk0, fks; /* prepared once: HMAC states per key */
+static struct frame_key fk0, fks; /* prepared once: MAC states per key */
 static uint64_t boot_id, peer_boot_id;
 static struct tcp_pcb *listener, *pcb;
 static struct frame_decoder dec;
@@ -394,15 +394,15 @@ static err_t on_recv(void *arg, struct tcp_pcb *tp, struct pbuf *p, err_t err)
                 char why[140];
                 if (r == FRAME_ERR_CRC)
                     stats.crc_errors++;
-                else if (r == FRAME_ERR_HMAC)
-                    stats.hmac_errors++;
+                else if (r == FRAME_ERR_MAC)
+                    stats.mac_errors++;
                 else
                     stats.other_errors++;
                 stats.resyncs++;
                 fmt_snprintf(why, sizeof(why), "frame rejected: %s%s; dropping the connection to resynchronise",
                              frame_error_name(r),
                              r == FRAME_ERR_CRC ? " (corrupted in transit)"
-                                                : r == FRAME_ERR_HMAC ? " (forged, replayed or wrong key)" : "");
+                                                : r == FRAME_ERR_MAC ? " (forged, replayed or wrong key)" : "");
                 drop_connection(why, true);
             } else {
                 break;
@@ -513,11 +513,11 @@ static size_t chan_counters(char *buf, size_t size)
     return (size_t)fmt_snprintf(
         buf, size,
         ",\"channel_up\":%s,\"channel_frames_sent\":%llu,\"channel_frames_received\":%llu,"
-        "\"channel_bytes_sent\":%llu,\"channel_crc_errors\":%llu,\"channel_hmac_errors\":%llu,"
+        "\"channel_bytes_sent\":%llu,\"channel_crc_errors\":%llu,\"channel_mac_errors\":%llu,"
         "\"channel_resyncs\":%llu,\"channel_connects\":%llu,\"channel_queued_bytes\":%llu",
         state == ST_UP ? "true" : "false", (unsigned long long)stats.frames_sent,
         (unsigned long long)stats.frames_received, (unsigned long long)stats.bytes_sent,
-        (unsigned long long)stats.crc_errors, (unsigned long long)stats.hmac_errors, (unsigned long long)stats.resyncs,
+        (unsigned long long)stats.crc_errors, (unsigned long long)stats.mac_errors, (unsigned long long)stats.resyncs,
         (unsigned long long)stats.connects, (unsigned long long)chan_queued());
 }
 

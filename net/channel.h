@@ -55,7 +55,7 @@ bool chan_all_acked_to_peer(void);
 
 struct chan_stats {
     uint64_t frames_sent, frames_received, bytes_sent, bytes_received;
-    uint64_t crc_errors, hmac_errors, other_errors, resyncs, connects, handshake_failures, duplicates;
+    uint64_t crc_errors, mac_errors, other_errors, resyncs, connects, handshake_failures, duplicates;
 };
 const struct chan_stats *chan_stats(void);
 

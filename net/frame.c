@@ -10,6 +10,7 @@
  * discards at least one held byte, so the loop always ends. */
 #include "frame.h"
 #include "../kernel/crc32c.h"
+#include "../kernel/blake2b.h"
 #include "../kernel/sha256.h"
 
 #include <string.h>
@@ -68,13 +69,24 @@ size_t frame_encode_header(uint8_t *out, size_t outlen, uint8_t type, uint16_t f
 
 void frame_key_init(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE])
 {
-    hmac_sha256_key_init(&k->mac, key, FRAME_KEY_SIZE);
+    blake2b_init(&k->mac, FRAME_MAC_SIZE, key, FRAME_KEY_SIZE);
     k->crc_hw = crc32c_hw_available();
 }
 
 void frame_key_wipe(struct frame_key *k)
 {
-    hmac_sha256_key_wipe(&k->mac);
+    volatile uint8_t *p = (volatile uint8_t *)&k->mac;
+    for (size_t i = 0; i < sizeof(k->mac); i++)
+        p[i] = 0;
+}
+
+/* The MAC of n bytes at p: keyed BLAKE2b-256 (RFC 7693, 2.9), from the
+ * state the session key left. */
+static void frame_mac(const struct frame_key *k, const uint8_t *p, size_t n, uint8_t mac[FRAME_MAC_SIZE])
+{
+    struct blake2b_ctx c = k->mac;
+    blake2b_update(&c, p, n);
+    blake2b_final(&c, mac);
 }
 
 static uint32_t frame_crc(const struct frame_key *k, const uint8_t *p, size_t n)
@@ -91,10 +103,7 @@ size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_
     if (!size || outlen < size)
         return 0;
 
-    struct hmac_sha256_ctx h;
-    hmac_sha256_init_key(&h, &k->mac);
-    hmac_sha256_update(&h, out, FRAME_HEADER + (size_t)len);
-    hmac_sha256_final(&h, out + FRAME_HEADER + len);
+    frame_mac(k, out, FRAME_HEADER + (size_t)len, out + FRAME_HEADER + len);
     put_le32(out + size - FRAME_CRC_SIZE, frame_crc(k, out, size - FRAME_CRC_SIZE));
     return size;
 }
@@ -210,19 +219,16 @@ static int check_header(const uint8_t *h, size_t avail, size_t *need)
     return FRAME_OK;
 }
 
-/* CRC first (cheap, and catches a wrong length), then the HMAC. */
+/* CRC first (cheap, and catches a wrong length), then the MAC. */
 static int check_frame(const struct frame_decoder *d, const uint8_t *h, size_t size)
 {
     if (frame_crc(&d->key, h, size - FRAME_CRC_SIZE) != get_le32(h + size - FRAME_CRC_SIZE))
         return FRAME_ERR_CRC;
 
     uint8_t mac[FRAME_MAC_SIZE];
-    struct hmac_sha256_ctx c;
-    hmac_sha256_init_key(&c, &d->key.mac);
-    hmac_sha256_update(&c, h, size - FRAME_TRAILER);
-    hmac_sha256_final(&c, mac);
+    frame_mac(&d->key, h, size - FRAME_TRAILER, mac);
     if (!ct_equal(mac, h + size - FRAME_TRAILER, FRAME_MAC_SIZE))
-        return FRAME_ERR_HMAC;
+        return FRAME_ERR_MAC;
     return FRAME_OK;
 }
 
@@ -230,7 +236,7 @@ static void count_error(struct frame_decoder *d, int err)
 {
     switch (err) {
     case FRAME_ERR_CRC: d->crc_errors++; break;
-    case FRAME_ERR_HMAC: d->hmac_errors++; break;
+    case FRAME_ERR_MAC: d->mac_errors++; break;
     case FRAME_ERR_VERSION: d->version_errors++; break;
     case FRAME_ERR_LENGTH: d->length_errors++; break;
     case FRAME_ERR_RESERVED: d->reserved_errors++; break;
@@ -355,7 +361,7 @@ const char *frame_error_name(int err)
     case FRAME_OK: return "ok";
     case FRAME_NEED_MORE: return "need more";
     case FRAME_ERR_CRC: return "CRC mismatch";
-    case FRAME_ERR_HMAC: return "HMAC mismatch";
+    case FRAME_ERR_MAC: return "MAC mismatch";
     case FRAME_ERR_VERSION: return "unsupported version";
     case FRAME_ERR_LENGTH: return "payload length over maximum";
     case FRAME_ERR_RESERVED: return "reserved field not zero";

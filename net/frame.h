@@ -4,7 +4,7 @@
  *
  *   0  "FTVF" | 4 version=1 | 5 type | 6 flags (le16) | 8 payload length N (le32)
  *  12  reserved=0 (le32) | 16 sequence (le64) | 24 payload (N bytes)
- *  24+N HMAC-SHA256(key, bytes 0..24+N-1) | 56+N CRC32C(bytes 0..56+N-1) (le32)
+ *  24+N BLAKE2b-256(key; bytes 0..24+N-1) | 56+N CRC32C(bytes 0..56+N-1) (le32)
  *
  * Pure code (no allocation, no mutable globals): the caller owns every
  * buffer, including the decoder, which holds one maximum-size frame
@@ -15,12 +15,12 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
-#include "../kernel/sha256.h"
+#include "../kernel/blake2b.h"
 
 #define FRAME_MAGIC "FTVF"
-#define FRAME_VERSION 1
+#define FRAME_VERSION 2             /* 1: the MAC was HMAC-SHA256 */
 #define FRAME_HEADER 24             /* magic .. sequence */
-#define FRAME_MAC_SIZE 32           /* HMAC-SHA256 */
+#define FRAME_MAC_SIZE 32           /* BLAKE2b-256 keyed with the session key */
 #define FRAME_CRC_SIZE 4            /* CRC32C */
 #define FRAME_TRAILER (FRAME_MAC_SIZE + FRAME_CRC_SIZE)
 #define FRAME_MAX_PAYLOAD 262144u
@@ -32,7 +32,7 @@ enum {
     FRAME_OK = 0,           /* *out holds a valid frame */
     FRAME_NEED_MORE = 1,    /* all input consumed, no frame completed */
     FRAME_ERR_CRC = -1,     /* CRC32C mismatch: corruption */
-    FRAME_ERR_HMAC = -2,    /* CRC fine, HMAC wrong: forged or other key */
+    FRAME_ERR_MAC = -2,    /* CRC fine, MAC wrong: forged or other key */
     FRAME_ERR_VERSION = -3, /* version byte is not FRAME_VERSION */
     FRAME_ERR_LENGTH = -4,  /* payload length over FRAME_MAX_PAYLOAD */
     FRAME_ERR_RESERVED = -5, /* reserved field not zero */
@@ -64,20 +64,20 @@ size_t frame_encode(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, u
  * buffer: frame_encode_header() writes the header and returns
  * frame_size(len) (0, writing nothing, if len is too big or the frame does
  * not fit); the caller writes the len payload bytes at out + FRAME_HEADER;
- * frame_encode_trailer() appends HMAC and CRC, taking the length from the
+ * frame_encode_trailer() appends MAC and CRC, taking the length from the
  * header, and returns the frame size (0 if outlen is too small for it). The
  * result is byte for byte what frame_encode() gives. */
 size_t frame_encode_header(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
                            uint32_t len);
 size_t frame_encode_trailer(uint8_t *out, size_t outlen, const uint8_t key[FRAME_KEY_SIZE]);
 
-/* A session key prepared once: the HMAC's inner and outer states (two
- * SHA-256 compressions less per frame) and whether the CPU has the SSE4.2
- * CRC32 instruction (one CPUID per session, not per frame: CPUID is
- * serialising, and a VM exit when the hypervisor itself runs nested).
- * Secret: frame_key_wipe() it when the session ends. */
+/* A session key prepared once: the MAC's state with the key taken in,
+ * and whether the CPU has the SSE4.2 CRC32 instruction (one CPUID per
+ * session, not per frame: CPUID is serialising, and a VM exit when the
+ * hypervisor itself runs nested). Secret: frame_key_wipe() it when the
+ * session ends. */
 struct frame_key {
-    struct hmac_sha256_key mac;
+    struct blake2b_ctx mac;
     bool crc_hw;
 };
 
@@ -99,7 +99,7 @@ size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_
 struct frame_decoder {
     uint64_t frames_ok;
     uint64_t crc_errors;
-    uint64_t hmac_errors;
+    uint64_t mac_errors;
     uint64_t version_errors;
     uint64_t length_errors;
     uint64_t reserved_errors;
@@ -134,7 +134,7 @@ void frame_decoder_reset(struct frame_decoder *d);
  * Bytes may stay buffered after an error, even whole frames, so call again
  * with the rest (data + *consumed, possibly 0 bytes) until FRAME_NEED_MORE.
  * Header errors (version, length, reserved) are reported as soon as the
- * first 16 bytes are in; CRC then HMAC once the whole frame is. */
+ * first 16 bytes are in; CRC then MAC once the whole frame is. */
 int frame_decoder_feed(struct frame_decoder *d, const uint8_t *data, size_t len, size_t *consumed,
                        struct frame *out);
 
@@ -148,7 +148,7 @@ int frame_decoder_finish(struct frame_decoder *d, struct frame *out);
  * still in the buffer until the next call, does not count). */
 size_t frame_decoder_buffered(const struct frame_decoder *d);
 
-/* "CRC mismatch", "HMAC mismatch", ...; "unknown" for other values. */
+/* "CRC mismatch", "MAC mismatch", ...; "unknown" for other values. */
 const char *frame_error_name(int err);
 
 #endif

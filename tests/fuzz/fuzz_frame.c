@@ -81,7 +81,7 @@ struct tally {
 
 static uint64_t error_sum(void)
 {
-    return dec->crc_errors + dec->hmac_errors + dec->version_errors + dec->length_errors +
+    return dec->crc_errors + dec->mac_errors + dec->version_errors + dec->length_errors +
            dec->reserved_errors + dec->truncated;
 }
 
@@ -175,7 +175,7 @@ static void restart(struct frame_decoder *d)
         ready = true;
     }
     frame_decoder_reset(d);
-    d->frames_ok = d->crc_errors = d->hmac_errors = d->version_errors = 0;
+    d->frames_ok = d->crc_errors = d->mac_errors = d->version_errors = 0;
     d->length_errors = d->reserved_errors = d->truncated = 0;
     d->bytes_skipped = d->resyncs = 0;
     frame_decoder_set_prepared_key(d, &k);
@@ -242,7 +242,7 @@ static void structured(const uint8_t *data, size_t size)
     if (hw < 0)
         hw = crc32c_hw_available();
     struct frame_key fk;
-    hmac_sha256_key_init(&fk.mac, key, FRAME_KEY_SIZE);
+    blake2b_init(&fk.mac, FRAME_MAC_SIZE, key, FRAME_KEY_SIZE);
     fk.crc_hw = hw && (take(&s, 1) & 1);
     size_t n = 0, arena_used = 0;
     int frames = (int)(take(&s, 1) % (MAX_FRAMES + 1));

@@ -2,7 +2,7 @@
 # A frame corrupted in transit (one payload byte flipped, TCP checksum
 # fixed up by tools/ftlink so TCP delivers it) is rejected by its CRC32C; a
 # forged one (payload changed and its CRC recomputed by someone without the
-# pair key) by its HMAC. Each rejection is logged, the connection is dropped
+# pair key) by its MAC. Each rejection is logged, the connection is dropped
 # and resumed from the last acknowledgement, and the 16 MiB test stream
 # still arrives complete and verified.
 . "$(dirname "$0")/lib.sh"
@@ -35,7 +35,7 @@ if wait_for "$WORK/beta.serial" 'channel: up with alpha' 120; then
     ftlink_cmd corrupt 7700 > "$WORK/corrupt.reply"
     wait_for_any 'frame rejected' 60 "$WORK/alpha.serial" "$WORK/beta.serial"
     ftlink_cmd forge 7700 > "$WORK/forge.reply"
-    wait_for_any 'HMAC' 60 "$WORK/alpha.serial" "$WORK/beta.serial"
+    wait_for_any 'MAC mismatch' 60 "$WORK/alpha.serial" "$WORK/beta.serial"
     ftlink_cmd faults > "$WORK/faults.reply"
 fi
 wait_boots
@@ -44,7 +44,7 @@ on "$WORK/both.serial"
 grep -q '^ok' "$WORK/corrupt.reply" 2>/dev/null && ok "ftlink armed the corruption" || notok "ftlink corrupt: $(cat "$WORK/corrupt.reply" 2>/dev/null)"
 grep -q '^ok' "$WORK/forge.reply" 2>/dev/null && ok "ftlink armed the forgery" || notok "ftlink forge: $(cat "$WORK/forge.reply" 2>/dev/null)"
 expect "corrupted frame rejected by CRC" 'channel: frame rejected: .*CRC.*\(corrupted in transit\); dropping the connection to resynchronise'
-expect "forged frame rejected by HMAC" 'channel: frame rejected: .*HMAC.*\(forged, replayed or wrong key\)'
+expect "forged frame rejected by its MAC" 'channel: frame rejected: MAC mismatch \(forged, replayed or wrong key\)'
 expect "the channel came back" 'channel: up with .*resuming at seq [0-9]+, peer expects [0-9]+'
 n=$(grep -ac 'channel: up with alpha' "$WORK/beta.serial")
 [ "${n:-0}" -ge 2 ] && ok "beta saw the channel resume ($n sessions)" || notok "beta: $n channel sessions, want at least 2"

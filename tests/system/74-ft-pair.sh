@@ -205,7 +205,7 @@ on "$WORK/ok.alpha.serial"
 expect "alpha: the summary of the protected run" 'pair: log: [0-9]+ bytes over [0-9.]+ s of guest time \([0-9.]+ Mbit/s\); backup lag p50 [0-9]+ ms, p99 [0-9]+ ms'
 grep -q "replayed alpha's heartbeat" "$WORK/attacker.out" && ok "attacker: replayed a captured heartbeat" \
     || notok "attacker: $(cat "$WORK/attacker.out")"
-if grep -aqE 'channel: frame rejected: HMAC mismatch.*forged, replayed or wrong key' "$WORK/ok.alpha.serial" "$WORK/ok.beta.serial"; then
+if grep -aqE 'channel: frame rejected: MAC mismatch.*forged, replayed or wrong key' "$WORK/ok.alpha.serial" "$WORK/ok.beta.serial"; then
     ok "a channel frame forged on the wire is rejected by its MAC and logged"
 else
     notok "no host logged the forged channel frame (ftlink: $(ftlink_cmd faults))"

@@ -1,10 +1,13 @@
-/* kernel/crc32c.c and kernel/sha256.c: CRC-32C (RFC 3720), SHA-256
- * (FIPS 180-4 / NIST examples), HMAC-SHA256 (RFC 4231) and ct_equal(). */
+/* kernel/crc32c.c, kernel/sha256.c and kernel/blake2b.c: CRC-32C (RFC
+ * 3720), SHA-256 (FIPS 180-4 / NIST examples), HMAC-SHA256 (RFC 4231),
+ * ct_equal(), and BLAKE2b (RFC 7693 appendix A; keyed vectors from
+ * Python's hashlib.blake2b, an independent implementation). */
 #include "test.h"
 #include <stdint.h>
 #include <stdbool.h>
 #include "../../kernel/crc32c.h"
 #include "../../kernel/sha256.h"
+#include "../../kernel/blake2b.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -45,7 +48,7 @@ static void unhex(const char *s, uint8_t *out, size_t n)
 
 static bool digest_is(const uint8_t *d, const char *hex, size_t n)
 {
-    uint8_t want[32];
+    uint8_t want[64];
     unhex(hex, want, n);
     return memcmp(d, want, n) == 0;
 }
@@ -408,6 +411,87 @@ TEST(ct_equal_compares)
         }
     }
     CHECK(ct_equal(a, b, 64));
+}
+
+
+/* ----------------------------------------------------------- BLAKE2b ---- */
+
+TEST(blake2b_rfc7693_abc_and_empty)
+{
+    uint8_t d[64];
+    CHECK_EQ(blake2b(d, 64, NULL, 0, "abc", 3), 0);
+    CHECK(digest_is(d, "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+                       "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923", 64));
+    CHECK_EQ(blake2b(d, 64, NULL, 0, "", 0), 0);
+    CHECK(digest_is(d, "786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419"
+                       "d25e1031afee585313896444934eb04b903a685b1448b755d56f701afe9be2ce", 64));
+}
+
+/* Input i mod 256 of each length around the block size; 64-byte key
+ * 00..3f (first 16 bytes of the 64-byte digest) and 32-byte key 00..1f
+ * with a 32-byte digest, the channel's MAC. */
+TEST(blake2b_keyed_vectors)
+{
+    static const struct {
+        size_t n;
+        const char *k64, *k32;
+    } v[] = {
+        { 0, "10ebb67700b1868efb4417987acf4690", "4e51e7a913fc80137da52880fecca175bf81e117d5c68126dc2774033517ea0d" },
+        { 1, "961f6dd1e4dd30f63901690c512e78e4", "41ff93a4eaeebd3b78a93438a6f62a92ab5959c859e682b72c7def406197ca4d" },
+        { 127, "76d2d819c92bce55fa8e092ab1bf9b9e", "12879e69734944f25f9ed95cbfdbb3659a307e485ed8ec118ce7c60f107357f1" },
+        { 128, "72065ee4dd91c2d8509fa1fc28a37c7f", "138893f1631ef3165629515d6ed800da3771b7926dced294205c7507351deebc" },
+        { 129, "64475dfe7600d7171bea0b394e27c9b0", "ca60f75cbb714330c046d8f28b4ed351a3ee81776bb02a96abb646fe573e3d5c" },
+        { 255, "142709d62e28fcccd0af97fad0f8465b", "f60f5c4a575c43db6c93608515866ea998e04b35792f5a92b27aa5880cd6721e" },
+        { 256, "b72071e096277edebb8ee5134dd37149", "b42be36ea26392f67d1d3706ffa72b6c61c2ff38e1fabd9a49e154d54b967d83" },
+        { 1000, "3a88309ddbb490799a0ac4f3fb7438f7", "35ef19e1b0264b96e9d2f9c1ded07ab910b83e31c06559b5794ad4682e44f54a" },
+    };
+    uint8_t key[64], in[1000], d[64];
+    for (int i = 0; i < 64; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 1000; i++)
+        in[i] = (uint8_t)i;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        CHECK_EQ(blake2b(d, 64, key, 64, in, v[i].n), 0);
+        if (!digest_is(d, v[i].k64, 16))
+            TEST_FAIL("64-byte key, %zu bytes", v[i].n);
+        CHECK_EQ(blake2b(d, 32, key, 32, in, v[i].n), 0);
+        if (!digest_is(d, v[i].k32, 32))
+            TEST_FAIL("32-byte key, %zu bytes", v[i].n);
+    }
+}
+
+TEST(blake2b_any_split_gives_the_same)
+{
+    static uint8_t in[700];
+    fill_random(in, sizeof(in));
+    uint8_t key[32], want[32], got[32];
+    fill_random(key, sizeof(key));
+    for (size_t n = 0; n <= sizeof(in); n += n < 300 ? 1 : 53) {
+        blake2b(want, 32, key, 32, in, n);
+        for (size_t cut = 0; cut <= n; cut += 1 + cut / 7) {
+            struct blake2b_ctx c;
+            blake2b_init(&c, 32, key, 32);
+            blake2b_update(&c, in, cut);
+            blake2b_update(&c, in + cut, 0);
+            blake2b_update(&c, in + cut, n - cut);
+            blake2b_final(&c, got);
+            if (memcmp(got, want, 32) != 0) {
+                TEST_FAIL("%zu bytes cut at %zu", n, cut);
+                return;
+            }
+        }
+    }
+}
+
+TEST(blake2b_refuses_bad_sizes)
+{
+    struct blake2b_ctx c;
+    uint8_t k[65] = { 0 };
+    CHECK_EQ(blake2b_init(&c, 0, NULL, 0), -1);
+    CHECK_EQ(blake2b_init(&c, 65, NULL, 0), -1);
+    CHECK_EQ(blake2b_init(&c, 32, k, 65), -1);
+    CHECK_EQ(blake2b_init(&c, 32, NULL, 5), -1);
+    CHECK_EQ(blake2b_init(&c, 1, k, 64), 0);
 }
 
 int main(void) { return test_main(); }
