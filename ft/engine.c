@@ -51,6 +51,9 @@ void engine_settle(struct vm *vm)
         platform_tick(vm, vm->time_now);
 }
 
+static bool yield_now;
+void engine_yield(void) { yield_now = true; }
+
 /* A host device's completion waits for an event point. */
 static bool io_waits(void) { return policy->deliver && gio_pending(); }
 
@@ -114,7 +117,10 @@ bool engine_generic_slice(struct vm *vm)
         vm_platform_requests(vm);
         if (r == RUN_ASYNC && v->exit_reason == EXIT_EXTERNAL_INTERRUPT)
             break; /* the host has work */
+        if (yield_now)
+            break; /* ... or made some (engine_yield()) */
     }
+    yield_now = false;
     return progress;
 }
 

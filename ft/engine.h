@@ -46,6 +46,10 @@ void engine_set_hold_policy(void);
 /* hold() true: the guest does not run this main-loop pass (the pair's
  * throttle while the backup lags). NULL: never held. */
 void engine_set_gate(bool (*hold)(void));
+/* The host has work that should not wait for the rest of the guest's
+ * slice (up to 256 exits): log that output waits on must go out now. The
+ * slice ends after the exit being handled. */
+void engine_yield(void);
 /* The generic loop (live and record): policy's peek/point/after. */
 bool engine_generic_slice(struct vm *vm);
 /* Preemption-timer ticks from virtual time now to a deadline. */

@@ -7,6 +7,7 @@
 #include "../vmm/vm.h"
 #include "../vmm/vdisk.h"
 #include "log.h"
+#include "../kernel/clock.h"
 #include "../kernel/crc32c.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
@@ -36,6 +37,7 @@ struct gslot {
     uint8_t tries; /* a backup's own read: failed attempts */
     bool checked;  /* ... its data matched the log's DEVCHECK */
     bool rd_held;  /* a primary's write waited for the backup to read its sectors */
+    uint64_t queued_ns; /* when it was queued (how long the output rule held it) */
 };
 
 /* The primary's reads the backup has not performed yet (disk_reads =
@@ -159,6 +161,13 @@ static void kick(void)
         if (track)
             G.ring[G.ring_tail++ % RD_RING] = (struct rd_entry){ s->rd, r->sector + G.first, r->bytes / VBLK_SECTOR };
         memmove(G.fifo, G.fifo + 1, --G.nfifo);
+        if (disk_gated() && writes(r)) {
+            uint64_t w = clock_ns() - s->queued_ns;
+            G.st.hold_ns += w;
+            G.st.hold_n++;
+            if (w > G.st.hold_max_ns)
+                G.st.hold_max_ns = w;
+        }
         s->st = S_ISSUED;
         s->io_busy = true;
         s->io_stale = false;
@@ -202,6 +211,7 @@ static void io_done(struct blk_io *io)
 static void enqueue(unsigned i)
 {
     G.slot[i].st = S_QUEUED;
+    G.slot[i].queued_ns = clock_ns();
     G.fifo[G.nfifo++] = (uint8_t)i;
 }
 
@@ -273,6 +283,7 @@ void gio_set_gate(bool (*released)(uint64_t tag), uint64_t (*write_tag)(void), u
 
 bool gio_private(void) { return G.private_copy; }
 bool gio_backup_reads(void) { return G.on && G.backup_reads; }
+bool gio_output_held(void) { return gnet_output_held() || (G.on && G.nfifo && disk_gated()); }
 
 void gio_set_backup_reads(uint64_t (*reads_done)(void))
 {
@@ -306,6 +317,9 @@ void gio_report(const char *who)
              (unsigned long long)t->writes, (unsigned long long)(t->bytes_written >> 10),
              (unsigned long long)t->flushes, (unsigned long long)t->held, (unsigned long long)t->reissued,
              (unsigned long long)t->errors);
+    if (t->hold_n)
+        log_info(who, "disk: writes waited for the backup %llu us on average, at most %llu us",
+                 (unsigned long long)(t->hold_ns / t->hold_n / 1000), (unsigned long long)(t->hold_max_ns / 1000));
     if (G.backup_reads)
         log_info(who, "disk reads on the backup: %llu performed here, %llu checked against the log; %llu writes "
                       "waited for the backup to read their sectors first",

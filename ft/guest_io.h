@@ -64,12 +64,17 @@ int gio_replay_check(struct vm *vm, uint8_t device, uint32_t tag, uint64_t bytes
 void gio_set_backup_reads(uint64_t (*reads_done)(void));
 uint64_t gio_reads_performed(void);
 bool gio_backup_reads(void);
+/* The output rule holds something of the guest's I/O (a disk write, or
+ * a request behind one; a frame the guest sent): the backup should
+ * acknowledge the log at once. */
+bool gio_output_held(void);
 
 struct gio_stats {
     uint64_t requests, reads, writes, flushes, errors, bytes_read, bytes_written, reissued, dropped, held;
     uint64_t read_holds; /* primary: a write waited for the backup to read its sectors first */
     uint64_t own_reads;  /* backup: reads it performed itself */
     uint64_t checked;    /* backup: ... whose data matched the log's DEVCHECK */
+    uint64_t hold_ns, hold_n, hold_max_ns; /* primary: how long the output rule held writes */
 };
 void gio_stats(struct gio_stats *s);
 /* One line of those figures on the console, tagged who. */

@@ -150,6 +150,8 @@ static void gnet_tx(void *ctx, const uint8_t *frame, size_t len)
     N.tx_held++;
 }
 
+bool gnet_output_held(void) { return N.tx_n != 0; }
+
 void gnet_poll(void)
 {
     while (N.tx_n && (!N.released || N.released(N.tx[N.tx_head].tag))) {

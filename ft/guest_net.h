@@ -32,6 +32,8 @@ int gnet_replay_data(struct vm *vm, uint32_t tag, uint32_t offset, const uint8_t
 int gnet_replay_done(struct vm *vm, uint32_t tag, uint32_t status, const char **why);
 /* Send the frames the output rule has released. */
 void gnet_poll(void);
+/* Frames the guest sent wait for the backup (the output rule). */
+bool gnet_output_held(void);
 void gnet_report(const char *who);
 
 #endif

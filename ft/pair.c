@@ -268,6 +268,7 @@ static uint64_t write_tag(void)
 {
     uint64_t t = recorder_log_bytes();
     recorder_flush_now();
+    engine_yield(); /* and the main loop sends it before the guest runs on */
     return t;
 }
 
@@ -295,10 +296,12 @@ static void pump(void)
         size_t n = off - F.log.start;
         if (!n)
             return;
-        /* Held output is released by this message's acknowledgement (or
-         * a later one): the backup sends it at once rather than at the
-         * channel's usual pace. So does the log's end. */
-        uint64_t flags = F.con_total > F.con_released || F.st == PS_ENDING ? LOG_ACK_NOW : 0;
+        /* Held output (console bytes, disk writes, sent frames) is
+         * released by this message's acknowledgement (or a later one):
+         * the backup sends it at once rather than at the channel's usual
+         * pace. So does the log's end. */
+        uint64_t flags =
+            F.con_total > F.con_released || gio_output_held() || F.st == PS_ENDING ? LOG_ACK_NOW : 0;
         memcpy(F.msg, &F.sent_abs, 8);
         /* Without a working UART (none, or one that stopped taking
          * bytes) a release is the output. */
@@ -490,7 +493,7 @@ static void start_protection(struct vm *vm)
     }
     recorder_set_flush_ns(FLUSH_NS);
     recorder_set_flush_on_output(true);
-    gio_set_gate(write_released, write_tag, recorder_log_bytes);
+    gio_set_gate(write_released, write_tag, write_tag);
     gio_set_backup_reads(backup_reads_done);
     start_guest_clock(vm);
     set_state(PS_PROTECTED);
