@@ -235,9 +235,9 @@ $(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTWITNESS_SRCS)
 
-UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c
+UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
-UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c
+UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
 UNIT_partition_SRCS := drivers/partition.c kernel/format.c
@@ -264,7 +264,7 @@ $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UN
 FUZZCC      := clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit -Wall -Wno-unused-parameter
-FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c
+FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN   := $(BUILD)/tests/fuzz

@@ -46,7 +46,10 @@ static struct chan_stats stats;
 static int me = -1, peer = -1;
 static bool connector;
 static uint8_t k0[32], ks[32], nonce_mine[16];
-static struct frame_key fk0, fks; /* prepared once: MAC states per key */
+/* Prepared once: the handshake key (fixed), and the session key of each
+ * direction (Poly1305 with a one-time key per frame, counted: frames this
+ * host sends, frames it receives). The connector's frames are direction 1. */
+static struct frame_key fk0, fks_tx, fks_rx;
 static uint64_t boot_id, peer_boot_id;
 static struct tcp_pcb *listener, *pcb;
 static struct frame_decoder dec;
@@ -175,7 +178,7 @@ static void drop_connection(const char *why, bool report)
 }
 
 /* Encode one control or data frame straight into txbuf (one at a time). */
-static bool stage(uint8_t type, uint64_t seq, const void *data, uint32_t len, const struct frame_key *key)
+static bool stage(uint8_t type, uint64_t seq, const void *data, uint32_t len, struct frame_key *key)
 {
     size_t n = frame_encode_key(txbuf, sizeof(txbuf), type, 0, seq, data, len, key);
     if (!n)
@@ -236,7 +239,7 @@ static void pump(void)
     if (rx_next - 1 > rx_acked_sent && (ack_now || now - last_ack_sent_ms >= ACK_EVERY_MS)) {
         uint64_t a = rx_next - 1;
         ack_now = false;
-        stage(T_ACK, 0, &a, 8, &fks);
+        stage(T_ACK, 0, &a, 8, &fks_tx);
         rx_acked_sent = a;
         last_ack_sent_ms = now;
         if (!flush())
@@ -248,14 +251,14 @@ static void pump(void)
             send_pos += RING_BYTES - send_pos % RING_BYTES;
             continue;
         }
-        stage(r->type, r->seq, r + 1, r->len, &fks);
+        stage(r->type, r->seq, r + 1, r->len, &fks_tx);
         send_pos += rec_size(r->len);
         if (!flush())
             break;
     }
     if (state == ST_UP && !tx_len && now - last_tx_ms >= IDLE_PING_MS) {
         uint64_t t = now;
-        stage(T_PING, 0, &t, 8, &fks);
+        stage(T_PING, 0, &t, 8, &fks_tx);
         flush();
     }
 out:
@@ -293,8 +296,9 @@ static void handle_hello(const struct frame *f)
         send_hello();
     }
     derive_session(nc, ns);
-    frame_key_init(&fks, ks);
-    frame_decoder_set_prepared_key(&dec, &fks);
+    frame_key_init_session(&fks_tx, ks, connector ? 1 : 2);
+    frame_key_init_session(&fks_rx, ks, connector ? 2 : 1);
+    frame_decoder_set_prepared_key(&dec, &fks_rx);
     /* Resume: everything below the peer's next expected seq it has. */
     if (pnext > acked) {
         acked = pnext - 1;

@@ -69,24 +69,50 @@ size_t frame_encode_header(uint8_t *out, size_t outlen, uint8_t type, uint16_t f
 
 void frame_key_init(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE])
 {
+    memset(k, 0, sizeof(*k));
     blake2b_init(&k->mac, FRAME_MAC_SIZE, key, FRAME_KEY_SIZE);
     k->crc_hw = crc32c_hw_available();
 }
 
+void frame_key_init_session(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE], uint8_t direction)
+{
+    memset(k, 0, sizeof(*k));
+    blake2b_init(&k->mac, POLY1305_KEY, key, FRAME_KEY_SIZE);
+    k->crc_hw = crc32c_hw_available();
+    k->session = true;
+    k->direction = direction;
+}
+
 void frame_key_wipe(struct frame_key *k)
 {
-    volatile uint8_t *p = (volatile uint8_t *)&k->mac;
-    for (size_t i = 0; i < sizeof(k->mac); i++)
+    volatile uint8_t *p = (volatile uint8_t *)k;
+    for (size_t i = 0; i < sizeof(*k); i++)
         p[i] = 0;
 }
 
-/* The MAC of n bytes at p: keyed BLAKE2b-256 (RFC 7693, 2.9), from the
- * state the session key left. */
+/* The MAC of the next frame (n bytes at p) under k. A fixed key: keyed
+ * BLAKE2b-128 (RFC 7693, 2.9). A session key: Poly1305 (RFC 8439, 2.5),
+ * whose key must authenticate one message only: frame i of this direction
+ * gets BLAKE2b-256(key; "FTVF" | direction | i as le64), a PRF of a value
+ * no other frame under this key has. */
 static void frame_mac(const struct frame_key *k, const uint8_t *p, size_t n, uint8_t mac[FRAME_MAC_SIZE])
 {
     struct blake2b_ctx c = k->mac;
-    blake2b_update(&c, p, n);
-    blake2b_final(&c, mac);
+    if (!k->session) {
+        blake2b_update(&c, p, n);
+        blake2b_final(&c, mac);
+        return;
+    }
+    uint8_t nonce[13], otk[POLY1305_KEY];
+    memcpy(nonce, FRAME_MAGIC, 4);
+    nonce[4] = k->direction;
+    put_le64(nonce + 5, k->count);
+    blake2b_update(&c, nonce, sizeof(nonce));
+    blake2b_final(&c, otk);
+    poly1305(mac, otk, p, n);
+    volatile uint8_t *v = otk;
+    for (size_t i = 0; i < sizeof(otk); i++)
+        v[i] = 0;
 }
 
 static uint32_t frame_crc(const struct frame_key *k, const uint8_t *p, size_t n)
@@ -94,7 +120,7 @@ static uint32_t frame_crc(const struct frame_key *k, const uint8_t *p, size_t n)
     return k->crc_hw ? crc32c_hw(0, p, n) : crc32c_sw(0, p, n);
 }
 
-size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_key *k)
+size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, struct frame_key *k)
 {
     if (outlen < FRAME_HEADER)
         return 0;
@@ -104,6 +130,7 @@ size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_
         return 0;
 
     frame_mac(k, out, FRAME_HEADER + (size_t)len, out + FRAME_HEADER + len);
+    k->count++;
     put_le32(out + size - FRAME_CRC_SIZE, frame_crc(k, out, size - FRAME_CRC_SIZE));
     return size;
 }
@@ -118,7 +145,7 @@ size_t frame_encode_trailer(uint8_t *out, size_t outlen, const uint8_t key[FRAME
 }
 
 size_t frame_encode_key(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
-                        const void *payload, uint32_t len, const struct frame_key *k)
+                        const void *payload, uint32_t len, struct frame_key *k)
 {
     size_t size = frame_size(len);
     if (!size || outlen < size)
@@ -219,8 +246,9 @@ static int check_header(const uint8_t *h, size_t avail, size_t *need)
     return FRAME_OK;
 }
 
-/* CRC first (cheap, and catches a wrong length), then the MAC. */
-static int check_frame(const struct frame_decoder *d, const uint8_t *h, size_t size)
+/* CRC first (cheap, and catches a wrong length), then the MAC; a good
+ * frame advances a session key's count (the next frame's one-time key). */
+static int check_frame(struct frame_decoder *d, const uint8_t *h, size_t size)
 {
     if (frame_crc(&d->key, h, size - FRAME_CRC_SIZE) != get_le32(h + size - FRAME_CRC_SIZE))
         return FRAME_ERR_CRC;
@@ -229,6 +257,7 @@ static int check_frame(const struct frame_decoder *d, const uint8_t *h, size_t s
     frame_mac(&d->key, h, size - FRAME_TRAILER, mac);
     if (!ct_equal(mac, h + size - FRAME_TRAILER, FRAME_MAC_SIZE))
         return FRAME_ERR_MAC;
+    d->key.count++;
     return FRAME_OK;
 }
 

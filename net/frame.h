@@ -4,7 +4,7 @@
  *
  *   0  "FTVF" | 4 version=1 | 5 type | 6 flags (le16) | 8 payload length N (le32)
  *  12  reserved=0 (le32) | 16 sequence (le64) | 24 payload (N bytes)
- *  24+N BLAKE2b-256(key; bytes 0..24+N-1) | 56+N CRC32C(bytes 0..56+N-1) (le32)
+ *  24+N MAC(bytes 0..24+N-1) (16 bytes) | 40+N CRC32C(bytes 0..40+N-1) (le32)
  *
  * Pure code (no allocation, no mutable globals): the caller owns every
  * buffer, including the decoder, which holds one maximum-size frame
@@ -16,11 +16,12 @@
 #include <stddef.h>
 #include <stdbool.h>
 #include "../kernel/blake2b.h"
+#include "../kernel/poly1305.h"
 
 #define FRAME_MAGIC "FTVF"
-#define FRAME_VERSION 2             /* 1: the MAC was HMAC-SHA256 */
+#define FRAME_VERSION 3             /* 1: HMAC-SHA256; 2: BLAKE2b-256 for every frame */
 #define FRAME_HEADER 24             /* magic .. sequence */
-#define FRAME_MAC_SIZE 32           /* BLAKE2b-256 keyed with the session key */
+#define FRAME_MAC_SIZE 16           /* Poly1305 (session keys) or BLAKE2b-128 (fixed keys) */
 #define FRAME_CRC_SIZE 4            /* CRC32C */
 #define FRAME_TRAILER (FRAME_MAC_SIZE + FRAME_CRC_SIZE)
 #define FRAME_MAX_PAYLOAD 262144u
@@ -71,23 +72,34 @@ size_t frame_encode_header(uint8_t *out, size_t outlen, uint8_t type, uint16_t f
                            uint32_t len);
 size_t frame_encode_trailer(uint8_t *out, size_t outlen, const uint8_t key[FRAME_KEY_SIZE]);
 
-/* A session key prepared once: the MAC's state with the key taken in,
- * and whether the CPU has the SSE4.2 CRC32 instruction (one CPUID per
- * session, not per frame: CPUID is serialising, and a VM exit when the
- * hypervisor itself runs nested). Secret: frame_key_wipe() it when the
- * session ends. */
+/* A key prepared once: BLAKE2b's state with the key taken in, and whether
+ * the CPU has the SSE4.2 CRC32 instruction (one CPUID per session, not
+ * per frame: CPUID is serialising, and a VM exit when the hypervisor
+ * itself runs nested). Two kinds (docs/channel-frames.md, "MAC"):
+ *  - fixed (frame_key_init()): a key used across sessions (the channel's
+ *    handshake key); the MAC is keyed BLAKE2b-128 of the frame.
+ *  - session (frame_key_init_session()): a key of one session and one
+ *    direction; frame i's MAC is Poly1305 under the one-time key
+ *    BLAKE2b-256(key; "FTVF" | direction | i), so the sender and the
+ *    receiver each count the frames of that direction: a frame lost,
+ *    reordered or replayed fails the MAC of every frame after it.
+ * Secret: frame_key_wipe() it when the session ends. */
 struct frame_key {
     struct blake2b_ctx mac;
     bool crc_hw;
+    bool session;
+    uint8_t direction; /* session keys: which side sends (1 or 2) */
+    uint64_t count;    /* session keys: frames MACed so far */
 };
 
 void frame_key_init(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE]);
+void frame_key_init_session(struct frame_key *k, const uint8_t key[FRAME_KEY_SIZE], uint8_t direction);
 void frame_key_wipe(struct frame_key *k);
 /* frame_encode() and frame_encode_trailer() with a prepared key: what a
  * sender should use for every frame of a session. */
 size_t frame_encode_key(uint8_t *out, size_t outlen, uint8_t type, uint16_t flags, uint64_t seq,
-                        const void *payload, uint32_t len, const struct frame_key *k);
-size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, const struct frame_key *k);
+                        const void *payload, uint32_t len, struct frame_key *k);
+size_t frame_encode_trailer_key(uint8_t *out, size_t outlen, struct frame_key *k);
 
 /* A streaming decoder for one TCP byte stream. Counters are public and
  * only ever grow (init zeroes them; reset keeps them):

@@ -442,7 +442,8 @@ static void tcp_fix_checksum(unsigned char *f, const struct tcpseg *t)
 /* ------------------------------------------------------ fault injection --- */
 
 #define FTVF_HDR 24
-#define FTVF_TRAILER 36 /* hmac(32) + crc32c(4) */
+#define FTVF_MAC 16
+#define FTVF_TRAILER (FTVF_MAC + 4) /* MAC + crc32c (net/frame.h, frames version 3) */
 
 /* Forge the first whole, CRC-valid FTVF frame starting in the payload. */
 static int forge_segment(unsigned char *f, const struct tcpseg *t, unsigned tcpport)
@@ -467,7 +468,7 @@ static int forge_segment(unsigned char *f, const struct tcpseg *t, unsigned tcpp
             continue;
         }
         unsigned char *fr = p + i;
-        size_t body = FTVF_HDR + plen + 32;
+        size_t body = FTVF_HDR + plen + FTVF_MAC;
         uint32_t have = le32(fr + body), want = crc32c(fr, body);
         if (have != want) {
             LOG("forge %u: FTVF at segment offset %zu: CRC32C %08x, computed %08x: not a frame, skipped",

@@ -242,6 +242,7 @@ static void structured(const uint8_t *data, size_t size)
     if (hw < 0)
         hw = crc32c_hw_available();
     struct frame_key fk;
+    memset(&fk, 0, sizeof(fk)); /* a fixed key (not a session one) */
     blake2b_init(&fk.mac, FRAME_MAC_SIZE, key, FRAME_KEY_SIZE);
     fk.crc_hw = hw && (take(&s, 1) & 1);
     size_t n = 0, arena_used = 0;

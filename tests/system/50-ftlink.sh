@@ -201,7 +201,7 @@ static void on_tcp(int i, unsigned char *f, size_t n) {
         size_t body = ftvf_len - 4;
         printf(" ftvf-crc=%s crc-changed=%s", crc32c(fr, body) == le32(fr + body) ? "ok" : "bad",
                memcmp(fr + body, orig + ftvf_at + body, 4) ? "yes" : "no");
-        if (diff) printf(" in-ftvf-payload=%s", first >= ftvf_at + 24 && first < ftvf_at + ftvf_len - 36 ? "yes" : "no");
+        if (diff) printf(" in-ftvf-payload=%s", first >= ftvf_at + 24 && first < ftvf_at + ftvf_len - 20 ? "yes" : "no");
     }
     printf("\n");
 }
@@ -305,15 +305,15 @@ int main(int argc, char **argv) {
             memcpy(pay, "junk-1\n", 7); plen = 7;   /* the tail of an earlier frame */
             unsigned char *fr = pay + plen;
             uint32_t L = 50;
-            memcpy(fr, "FTVF", 4); fr[4] = 1; fr[5] = 2; fr[6] = fr[7] = 0;
+            memcpy(fr, "FTVF", 4); fr[4] = 3; fr[5] = 2; fr[6] = fr[7] = 0;
             memcpy(fr + 8, &L, 4); memset(fr + 12, 0, 4);
             uint64_t seq = 0x1122334455ull; memcpy(fr + 16, &seq, 8);
             for (uint32_t k = 0; k < L; k++) fr[24 + k] = (unsigned char)(0x30 + k);
-            memset(fr + 24 + L, 0xAB, 32);            /* "HMAC" */
-            uint32_t c = crc32c(fr, 24 + L + 32);
+            memset(fr + 24 + L, 0xAB, 16);            /* the MAC */
+            uint32_t c = crc32c(fr, 24 + L + 16);
             if (!strcmp(kind, "ftvf-badcrc")) c ^= 1;
-            memcpy(fr + 24 + L + 32, &c, 4);
-            ftvf_at = plen; ftvf_len = 24 + L + 36;
+            memcpy(fr + 24 + L + 16, &c, 4);
+            ftvf_at = plen; ftvf_len = 24 + L + 20;
             plen += ftvf_len;
             if (!strcmp(kind, "ftvf-part")) plen -= 20;  /* the frame continues in the next segment */
             else { memcpy(pay + plen, "FTV", 3); plen += 3; }  /* a frame's start that is not whole */

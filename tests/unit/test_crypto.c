@@ -1,13 +1,15 @@
-/* kernel/crc32c.c, kernel/sha256.c and kernel/blake2b.c: CRC-32C (RFC
+/* kernel/crc32c.c, sha256.c, blake2b.c and poly1305.c: CRC-32C (RFC
  * 3720), SHA-256 (FIPS 180-4 / NIST examples), HMAC-SHA256 (RFC 4231),
- * ct_equal(), and BLAKE2b (RFC 7693 appendix A; keyed vectors from
- * Python's hashlib.blake2b, an independent implementation). */
+ * ct_equal(), BLAKE2b (RFC 7693 appendix A; keyed vectors from Python's
+ * hashlib.blake2b, an independent implementation) and Poly1305 (RFC 8439;
+ * more vectors from Python's cryptography package). */
 #include "test.h"
 #include <stdint.h>
 #include <stdbool.h>
 #include "../../kernel/crc32c.h"
 #include "../../kernel/sha256.h"
 #include "../../kernel/blake2b.h"
+#include "../../kernel/poly1305.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -492,6 +494,115 @@ TEST(blake2b_refuses_bad_sizes)
     CHECK_EQ(blake2b_init(&c, 32, k, 65), -1);
     CHECK_EQ(blake2b_init(&c, 32, NULL, 5), -1);
     CHECK_EQ(blake2b_init(&c, 1, k, 64), 0);
+}
+
+/* ---------------------------------------------------------- Poly1305 ---- */
+
+TEST(poly1305_rfc8439_vector)
+{
+    uint8_t key[32], tag[16];
+    unhex("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b", key, 32);
+    poly1305(tag, key, "Cryptographic Forum Research Group", 34);
+    CHECK(digest_is(tag, "a8061dc1305136c6c22b8baf0c0127a9", 16));
+}
+
+/* Random keys and messages of lengths around the block size, and keys and
+ * messages that put the accumulator between p and 2^130 or make h + s wrap
+ * (r = 1): tags from Python's cryptography (OpenSSL), independent code. */
+TEST(poly1305_independent_vectors)
+{
+    static const struct {
+        const char *key, *tag, *msg;
+    } v[] = {
+        { "a54dca182530bb1d6d132cded6237b2ed91e3f721fcb1971174494d6493c9d5c",
+          "d91e3f721fcb1971174494d6493c9d5c",
+          "" },
+        { "3460be31201e69fedaa0eee8b9997f5c7c2999fdafe593253cd654af4dfad714",
+          "7705faff919cb5c0342f50fa5f1de27b",
+          "27" },
+        { "a0aeb3fee9232f8af2211f9ee491c5b10becb5563bfc1e6f93427ecbc8fe2955",
+          "57df974099f74a3abdbc194fd3bdaa28",
+          "e5cd8e46dc8ed4b7c2764d2a5a4d76" },
+        { "7706f85d8690024ad6bda3401be9c8cbccc935f6cd1f61226ae15338ae1a3400",
+          "bf670f30c27e5476ade2ad0b71b95195",
+          "4d33ba0d246ac04c81b1baf23e3bf9ee" },
+        { "f5f79f2b4934af87f5520b69b94b0d982e85bb55b672a872637acd7466fcb60e",
+          "b5988397fa73bbaf0fa690458cdedb26",
+          "0e8ff18463b0e4b2ba29703474f064ac68" },
+        { "f700f5b02b3dc666f45bdeaa2ccaedcd2b5157410e4dee4af2b34f430a073447",
+          "f8f888259f9ce67d56a8a214a2de980b",
+          "de636c0e806c957ba684d6431fb5ead7424d09e15d024c5848f23d1fa6f736" },
+        { "1d7f618d1532e70e20e2a6668de7f47e8467e546d53ec8e2a1257bdb256c9b3e",
+          "793f908e97221e6e6546397687c6e4e3",
+          "4fbb498146ef7030cbf9537252dcceadd764b6a32fbb09adeae109c4a9972039" },
+        { "75352b878b145c8a42d884cf4cfda72d8e1d5dd92589082d852a7122873ee805",
+          "551de07a95fb7b0e056e0cf725acfb35",
+          "add58942167a385286195c679f9c6994e45b8ab1098012070961f37de436ddfdc9" },
+        { "9d6e75af6547cfb11b42072482dc531c2bc3907c9617eb5e5089e40186baa8a5",
+          "7c1ca9a397812788537ef396dec598b1",
+          "7d119e6fb65d00abc32af38e667f022e872d49cc15c90b999b772b4fc7a6fd4c914a16db4708752b0f1544b835c0e719097dfa8701e9232f21f28126877869" },
+        { "76ebfcc327f5931765274ba9829b4406f61ff889326ffa9492edeeee3c669f2b",
+          "0d20508d8c23f9f6fe4b2773455fc6ef",
+          "f20894ea27e689c66b6b262e4886b8438f39ba76fef8c90c5101fbe6cf9a48d5b0c0a13da900a6adcb3d64069481be21c9c727b8db8c188f341a924c7f88dfa1" },
+        { "61bfdb0ecc682919d2e64692f8194157f1d4af90988285cf7a9af7c93d555226",
+          "8a7a0d50a19c8cf2affc64012fe61ac1",
+          "6afe70e7aae6da47627c2e59af2ea37abc84670ad3c4d36bc08aad1fff8eb8406e2f8a7fc4cce4dd9f0b4110d9f2fa0025c8efe57f37724f4d37ea2b14004077139b4180df3932249962c6857200059aeb8ea17cf3787e0ed29d1c0b63ffd7298374d9bd" },
+        { "74fc11add7b9ca6503952269fd669f6376ee71879737fd5f72f8d51c4ac91b6d",
+          "cbe7a7ade195f73b6f64c1e9b8cb85b2",
+          "0c48d41a1e5ec9e6a0392854a8615eef109fc1bfa9e2563701288f29b3d73f6ac2b69edd2c19f264bee462a5baf20fd27ecf14c011ed201f836320adb98bab1686a28d9801210c7736f3eec580dcfc43fe5d049b4d78a7a3ebb92865c8517ed02111f6a652da3524872b6a31d7ffe4587744d5eb783e96968f89be828565e07e5f7d784e9060a721ca807d7633ed123402f376e5bf1496773d19616326be5be5850336b36f13bcae48166882136805a7d1be5e9f276810fdf720d033ca4f2e53cb8ad1919dd51a9fb6d4d509ba64c8cf6803de50d83a2ecfbaeb5342071a48cb2dbd574ab29152572237c4fb659a4016f7a11bc62c5271cf64f25d6f15cc50" },
+        { "c4b73f4c7e621513a53cc7e99cd79d7fd9c7bce4e05b0b01faee78e4ea5bf2cc",
+          "6f7a6337eef6fa556caf6f190d309627",
+          "362241b7dcbb2ee21414422aa0281bc1450d21386343fb93547121b38151a58ce94982f56a8679a3be12655dce528ea7c056873a18b8e73581c9be87c0bc4ab8a929e2755a1897819ea00011714c94ddd5ba1843fa74170b1b01b59b36b672d39a4468bbf35144077c4ce631204a8acd87051cb3e3fc7f5400161f0ccf5f79511d35066448d366d4599e209918f403c0dfee29e75973358576133fab861a88df87976f2b075685786751a762c7a87ac2f0f1030ddf779d6cc827574a100d393652b0480e0f154615221721ba6621c4367e69683911112c93f43343326896a3acd8850ab3839018bca4f3930fd30fdf32b1f0186e2e9357df0067931b02b2fb30fb5efdb18551916d76ff543829fb35a7b630cdca2cd80cbe699b86db57c277eb4011b2a74fe6a556ede0837640abec7962889a4f4f7ea7b25278a7608434543464c44d4b9a98de8c6437368f69c6ed1106ccdf7197ed0b4883cf027cdcd775755c3fe8dda08532d67ccc5080d8f7e90ad15da705c7fa3613806f5266b233e968f308bdafd2e96b5ec83eb61c818cc3cc1f0626d6d7b48737729bcd70c8ec6c54422362f0734ab4d3ef9640f0b57588c081da5ff6018fb77d9aa4f5f8db2bb94e9bc51d2ba647b007056b2496803349775fe7b14e6ace552e9865fd6d28e03b3c87d67747f2fc1df7ef49fb7eff540352a4effe97eebfdad6265cb80e0a17a930f7f849116dd440ad30bbaef26b91deafd8801a9495b5fcceaa8bb068fc3ca962a299412c14cccf19cc9937031761f31ec04b2a6c14ea59335c12d73306bc479e849a5ed711a30adc1bfe143cd7cfe42207c64ff3d3342af16c4d07da02043e2d6f3e42f1098d7ce65f19bb4a2b96ffeb821a10051f0728c79f9f54f91ea1bce0f0554a3bb953d5f4c5e78baa958f1faa074d9edb7ec0c6c077e79100a48689d8501593484b8cffb12bf8c366779e1dcaee698204c5eb2cb52077cb84a4f467606c622f5c94b9b7ce4c7e16fcbf36beed294fa10fb08f0a301168f86d858fda31e4438213ad665cc12a0e1a11bdeaf920cb3d2e83a3772dc95de551bd7871581383b41e0e1884f71c334aa2026598e135f1a5be83c73fbff6c256e17a4906ef6312507027bf47e431c50b26e7ada577f43bbb49a9711d5ce74ae04c88d6d27e4f0d8a97ab5585fb37a2e9f73a4e1d6cf4923d8367badd857a7931c794d4531d964908e2ae47e200925fb8de14d16f8d5c465c755964282cfd8c596946629d670521d01cb1ab90fc2e07d1f444887f5fbb1253be02b6e4243db67da4c31f9537fde40d440a7c2d725d55349f800f0931638509ed7ae334b3305b178b3feefc8f383e3ecf4674744beccb5409c7d712ca1ab9adcd7babdfa4cd1ba64bb47fd805ba375f23a6dd660a73" },
+        { "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+          "900fe32bc15fa8d7bca8efe4c7e37eb1",
+          "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff" },
+        { "0100000000000000000000000000000000000000000000000000000000000000",
+          "03000000000000000000000000000000",
+          "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff" },
+        { "0100000000000000000000000000000000000000000000000000000000000000",
+          "f9ffffffffffffffffffffffffffffff",
+          "fffffffffffffffffffffffffffffffffaffffffffffffffffffffffffffffff" },
+        { "0100000000000000000000000000000000000000000000000000000000000000",
+          "fbffffffffffffffffffffffffffffff",
+          "fbffffffffffffffffffffffffffffff" },
+        { "0100000000000000000000000000000000000000000000000000000000000000",
+          "02000000000000000000000000000000",
+          "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff" },
+        { "01000000000000000000000000000000ffffffffffffffffffffffffffffffff",
+          "01000000000000000000000000000000",
+          "02000000000000000000000000000000" },
+    };
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        uint8_t key[32], msg[1000], tag[16];
+        size_t n = strlen(v[i].msg) / 2;
+        unhex(v[i].key, key, 32);
+        unhex(v[i].msg, msg, n);
+        poly1305(tag, key, msg, n);
+        if (!digest_is(tag, v[i].tag, 16))
+            TEST_FAIL("vector %zu (%zu bytes)", i, n);
+    }
+}
+
+TEST(poly1305_any_split_gives_the_same)
+{
+    static uint8_t in[300];
+    fill_random(in, sizeof(in));
+    uint8_t key[32], want[16], got[16];
+    fill_random(key, sizeof(key));
+    for (size_t n = 0; n <= sizeof(in); n += n < 70 ? 1 : 23)
+        for (size_t cut = 0; cut <= n; cut += 1 + cut / 5) {
+            poly1305(want, key, in, n);
+            struct poly1305_ctx c;
+            poly1305_init(&c, key);
+            poly1305_update(&c, in, cut / 2);
+            poly1305_update(&c, in + cut / 2, cut - cut / 2);
+            poly1305_update(&c, in + cut, n - cut);
+            poly1305_final(&c, got);
+            if (memcmp(got, want, 16) != 0) {
+                TEST_FAIL("%zu bytes cut at %zu", n, cut);
+                return;
+            }
+        }
 }
 
 int main(void) { return test_main(); }
