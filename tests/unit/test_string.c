@@ -9,6 +9,7 @@
 void *k_memcpy(void *dst, const void *src, size_t n);
 void *k_memmove(void *dst, const void *src, size_t n);
 void *k_memset(void *dst, int c, size_t n);
+int k_memcmp(const void *a, const void *b, size_t n);
 
 static uint8_t a[600], b[600], ref[600];
 
@@ -77,6 +78,27 @@ TEST(memset_every_length_and_alignment)
                 return;
             }
         }
+}
+
+static int sign(int v) { return (v > 0) - (v < 0); }
+
+TEST(memcmp_finds_the_first_difference)
+{
+    for (size_t n = 0; n < 40; n++)
+        for (size_t at = 0; at <= n; at++)
+            for (int d = -1; d <= 1; d += 2) {
+                fill(a, n, 3);
+                memcpy(b, a, n);
+                if (at < n)
+                    b[at] = (uint8_t)(b[at] + d);
+                if (at + 1 < n) /* a later difference the other way must not decide */
+                    b[at + 1] = (uint8_t)(b[at + 1] - d);
+                int want = sign(memcmp(a, b, n)), got = sign(k_memcmp(a, b, n));
+                if (want != got) {
+                    TEST_FAIL("n=%zu differ at %zu by %d: %d, want %d", n, at, d, got, want);
+                    return;
+                }
+            }
 }
 
 int main(void) { return test_main(); }
