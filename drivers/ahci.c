@@ -610,25 +610,6 @@ static void ahci_poll(struct blockdev *bd)
 
 /* ---- bring-up (10.1.2) ------------------------------------------------- */
 
-static void ident_string(const uint16_t *w, int first, int words, char *out)
-{
-    for (int i = 0; i < words; i++) {
-        out[2 * i] = (char)(w[first + i] >> 8);
-        out[2 * i + 1] = (char)w[first + i];
-    }
-    int n = 2 * words;
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == 0))
-        out[--n] = 0;
-    int lead = 0;
-    while (out[lead] == ' ')
-        lead++;
-    memmove(out, out + lead, (size_t)(n - lead + 1));
-    for (char *c = out; *c; c++)
-        if (*c < 0x20 || *c > 0x7e)
-            *c = '?';
-}
-
 /* IDENTIFY DEVICE (PIO data-in, which the HBA turns into DMA through the
  * PRDT) in slot 0, waiting at most 5 s. */
 static int identify(struct ahci_port *p)
@@ -766,8 +747,8 @@ static void port_init(volatile uint32_t *abar, uint32_t cap, int hba, int n)
         fmt_snprintf(p->model, sizeof(p->model), "AHCI%s", p->lba48 ? "" : ", LBA28");
     struct blockdev *bd = &p->bd;
     bd->model = p->model;
-    ident_string(w, 10, 10, bd->serial);
-    ident_string(w, 27, 20, bd->product);
+    blockdev_ata_string(w, 10, 10, bd->serial);
+    blockdev_ata_string(w, 27, 20, bd->product);
     bd->sectors = p->lba48 ? sectors : (sectors > 0x0fffffff ? 0x0fffffff : sectors);
     bd->max_count = p->lba48 || p->ncq ? 65536 : 256; /* what one command's count field holds */
     bd->poll = ahci_poll;

@@ -103,25 +103,6 @@ static void select_drive(struct ata_dev *d, uint8_t extra)
     settle(d->ch);
 }
 
-static void ident_string(const uint16_t *w, int first, int words, char *out)
-{
-    for (int i = 0; i < words; i++) {
-        out[2 * i] = (char)(w[first + i] >> 8);
-        out[2 * i + 1] = (char)w[first + i];
-    }
-    int n = 2 * words;
-    out[n] = 0;
-    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == 0))
-        out[--n] = 0;
-    int lead = 0;
-    while (out[lead] == ' ')
-        lead++;
-    memmove(out, out + lead, (size_t)(n - lead + 1));
-    for (char *p = out; *p; p++)
-        if (*p < 0x20 || *p > 0x7e)
-            *p = '?';
-}
-
 static void issue(struct ata_dev *d)
 {
     struct ata_channel *c = d->ch;
@@ -291,8 +272,8 @@ static void identify(struct ata_channel *c, uint8_t slave)
     struct blockdev *bd = &d->bd;
     fmt_snprintf(bd->name, sizeof(bd->name), "ata%d-%s", (int)(c - channels), slave ? "slave" : "master");
     bd->model = d->lba48 ? "ATA PIO, LBA48" : "ATA PIO, LBA28";
-    ident_string(w, 10, 10, bd->serial);
-    ident_string(w, 27, 20, bd->product);
+    blockdev_ata_string(w, 10, 10, bd->serial);
+    blockdev_ata_string(w, 27, 20, bd->product);
     bd->sectors = d->lba48 ? sectors : (sectors > 0x0fffffff ? 0x0fffffff : sectors);
     bd->max_count = 256;
     bd->poll = ata_poll;

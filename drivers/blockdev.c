@@ -150,3 +150,22 @@ int blockdev_part_read(void *ctx, uint64_t lba, uint32_t count, uint8_t *buf)
 {
     return blockdev_read_sync(ctx, lba, count, buf);
 }
+
+void blockdev_ata_string(const uint16_t *w, int first, int words, char *out)
+{
+    for (int i = 0; i < words; i++) {
+        out[2 * i] = (char)(w[first + i] >> 8);
+        out[2 * i + 1] = (char)w[first + i];
+    }
+    int n = 2 * words;
+    out[n] = 0;
+    while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == 0))
+        out[--n] = 0;
+    int lead = 0;
+    while (out[lead] == ' ')
+        lead++;
+    memmove(out, out + lead, (size_t)(n - lead + 1));
+    for (char *c = out; *c; c++)
+        if (*c < 0x20 || *c > 0x7e)
+            *c = '?';
+}

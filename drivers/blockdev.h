@@ -80,6 +80,11 @@ struct blk_io *blockdev_next(struct blockdev *bd);
 /* ... and one of those is finished (any of the queue, not only the head). */
 void blockdev_complete(struct blockdev *bd, struct blk_io *io, int status);
 
+/* An ATA IDENTIFY DEVICE string (serial: words 10-19, model: 27-46; two
+ * characters per word, the first in the high byte) into out (2 * words +
+ * 1 bytes), trimmed, unprintable characters as '?'. For ata.c and ahci.c. */
+void blockdev_ata_string(const uint16_t *w, int first, int words, char *out);
+
 int ata_probe(void);
 int ahci_probe(void);
 int nvme_probe(void);

@@ -377,14 +377,12 @@ bool recorder_state_at(uint64_t i, struct rr_state_block *blk)
 static void rec_dev_log(uint8_t device, uint32_t tag, uint32_t status, const uint8_t *data, uint32_t len,
                         bool check_only)
 {
-    struct vm *vm = R.vm;
+    /* The fields every record of this completion shares. */
+    const struct log_record base = { .exit = R.vm->vcpu.sync_exits, .device = device, .tag = tag };
     struct log_record r;
     if (check_only && len) {
-        memset(&r, 0, sizeof(r));
+        r = base;
         r.type = LOG_REC_DEVCHECK;
-        r.exit = vm->vcpu.sync_exits;
-        r.device = device;
-        r.tag = tag;
         r.bytes = len;
         r.crc = crc32c(0, data, len);
         put(&r);
@@ -402,11 +400,8 @@ static void rec_dev_log(uint8_t device, uint32_t tag, uint32_t status, const uin
         uint32_t n = left < room ? left : (uint32_t)room;
         if (n > LOG_MAX_DATA)
             n = LOG_MAX_DATA;
-        memset(&r, 0, sizeof(r));
+        r = base;
         r.type = LOG_REC_DEVDATA;
-        r.exit = vm->vcpu.sync_exits;
-        r.device = device;
-        r.tag = tag;
         r.offset = off;
         r.data = data + off;
         r.len = n;
@@ -414,11 +409,8 @@ static void rec_dev_log(uint8_t device, uint32_t tag, uint32_t status, const uin
         off += n;
         R.t.dev_bytes += n;
     }
-    memset(&r, 0, sizeof(r));
+    r = base;
     r.type = LOG_REC_DEVDONE;
-    r.exit = vm->vcpu.sync_exits;
-    r.device = device;
-    r.tag = tag;
     r.status = status;
     put(&r);
     R.t.dev_done++;
