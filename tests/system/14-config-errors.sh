@@ -19,7 +19,7 @@ case_() {
     expect_not "$name: no guest started" 'vmx: '
 }
 
-case_ unknown-key 'ftvisor\.conf:6: unknown key .colour. in \[host\] \(expected one of: mac, ip, netmask, gateway\)' <<CONF
+case_ unknown-key 'ftvisor\.conf:6: unknown key .colour. in \[host\] \(expected one of: mac, ip, netmask, gateway, guest_nic\)' <<CONF
 # comment line
 [host alpha]
 mac = 52:54:00:00:00:01

@@ -108,6 +108,14 @@ ${3:-}
 CONF
 }
 
+# boot_pair T ALPHA-DISK BETA-DISK: both hosts of image T in the background.
+boot_pair() {
+    boot_bg bochs "$1" "$WORK/$1.alpha.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:01:$P \
+        --disk "$2" --log "$WORK/$1.alpha.bochs.log"
+    boot_bg bochs "$1" "$WORK/$1.beta.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:02:$((P + 2)) \
+        --disk "$3" --log "$WORK/$1.beta.bochs.log"
+}
+
 bochs_pid() { local p; for p in $(pgrep -x bochs); do grep -qs "dev=$1\$" /proc/$p/cwd/bochsrc && echo "$p"; done; }
 
 # check_files IMAGE N: how many /fI (I = 1..N) on the ext2 image hold what
@@ -126,10 +134,7 @@ check_files() {
 disk_kill() {
     local t=$1 mode=$2 da=$3 db=$4 at=$5
     disk_image "$t" "$mode" "${6:-}" "${7:-}" "${8:-}"
-    boot_bg bochs "$t" "$WORK/$t.alpha.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:01:$P \
-        --disk "$da" --log "$WORK/$t.alpha.bochs.log"
-    boot_bg bochs "$t" "$WORK/$t.beta.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:02:$((P + 2)) \
-        --disk "$db" --log "$WORK/$t.beta.bochs.log"
+    boot_pair "$t" "$da" "$db"
     if ! wait_for_any "$at|guest: disk files" 400 "$WORK/$t.alpha.serial"; then
         notok "$t: alpha never showed /$at/"
         wait_boots
@@ -167,10 +172,7 @@ if want ok; then
     head -c $((8 << 20)) /dev/zero > "$WORK/ok-a.img"
     ln "$WORK/ok-a.img" "$WORK/ok-b.img"
     disk_image ok shared
-    boot_bg bochs ok "$WORK/ok.alpha.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:01:$P \
-        --disk "$WORK/ok-a.img" --log "$WORK/ok.alpha.bochs.log"
-    boot_bg bochs ok "$WORK/ok.beta.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:02:$((P + 2)) \
-        --disk "$WORK/ok-b.img" --log "$WORK/ok.beta.bochs.log"
+    boot_pair ok "$WORK/ok-a.img" "$WORK/ok-b.img"
     wait_boots
     on "$WORK/ok.alpha.serial"
     expect "ok: alpha protected" 'pair: protected: the guest runs and its log streams to beta'
@@ -197,10 +199,7 @@ if want reads; then
     head -c $((8 << 20)) /dev/zero > "$WORK/reads-a.img"
     ln "$WORK/reads-a.img" "$WORK/reads-b.img"
     disk_image reads shared '' 'disk_reads = backup'
-    boot_bg bochs reads "$WORK/reads.alpha.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:01:$P \
-        --disk "$WORK/reads-a.img" --log "$WORK/reads.alpha.bochs.log"
-    boot_bg bochs reads "$WORK/reads.beta.serial" --timeout 500 --sync slowdown --nic 52:54:00:00:76:02:$((P + 2)) \
-        --disk "$WORK/reads-b.img" --log "$WORK/reads.beta.bochs.log"
+    boot_pair reads "$WORK/reads-a.img" "$WORK/reads-b.img"
     wait_boots
     on "$WORK/reads.alpha.serial"
     expect "reads: alpha protected" 'pair: protected: the guest runs and its log streams to beta'
@@ -235,10 +234,7 @@ if want readsdiffer; then
     blank "$WORK/readsdiffer-a.img"
     blank "$WORK/readsdiffer-b.img"
     disk_image readsdiffer shared '' 'disk_reads = backup'
-    boot_bg bochs readsdiffer "$WORK/readsdiffer.alpha.serial" --timeout 500 --sync slowdown \
-        --nic 52:54:00:00:76:01:$P --disk "$WORK/readsdiffer-a.img" --log "$WORK/readsdiffer.alpha.bochs.log"
-    boot_bg bochs readsdiffer "$WORK/readsdiffer.beta.serial" --timeout 500 --sync slowdown \
-        --nic 52:54:00:00:76:02:$((P + 2)) --disk "$WORK/readsdiffer-b.img" --log "$WORK/readsdiffer.beta.bochs.log"
+    boot_pair readsdiffer "$WORK/readsdiffer-a.img" "$WORK/readsdiffer-b.img"
     # Beta, out of the pair, stays up (for its operator) until uptime_ms.
     wait_for "$WORK/readsdiffer.alpha.serial" 'ftvisor: power-off' 400
     kill -KILL "$(bochs_pid "$WORK/readsdiffer.beta.serial")" 2>/dev/null
