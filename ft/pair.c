@@ -493,7 +493,11 @@ static void start_protection(struct vm *vm)
     }
     recorder_set_flush_ns(FLUSH_NS);
     recorder_set_flush_on_output(true);
-    gio_set_gate(write_released, write_tag, write_tag);
+    /* A sent frame does not close the log frame as a disk write does:
+     * closing one per frame (a LOG message each) cost the primary more
+     * than it saved (bench io: network send 0.78 against 1.02 without);
+     * the frames go with the next timed close, acknowledged at once. */
+    gio_set_gate(write_released, write_tag, recorder_log_bytes);
     gio_set_backup_reads(backup_reads_done);
     start_guest_clock(vm);
     set_state(PS_PROTECTED);
