@@ -26,5 +26,7 @@ void kernel_config_fail(const char *msg) __attribute__((noreturn));
  * peer this host is alive though its main loop is busy. */
 void kernel_set_keepalive(void (*fn)(void));
 void kernel_keepalive(void);
+/* One line: the main loop's time by service (power_off() calls it). */
+void kernel_profile_report(void);
 
 #endif

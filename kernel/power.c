@@ -5,6 +5,7 @@
 #include "log.h"
 #include "panic.h"
 #include "clock.h"
+#include "kernel.h"
 
 static uint16_t exit_port;
 
@@ -14,6 +15,7 @@ uint16_t power_exit_port(void) { return exit_port; }
 void power_off(const char *reason)
 {
     cli();
+    kernel_profile_report();
     kprintf("ftvisor: power-off: %s\n", reason);
     serial_flush();
     if (exit_port)

@@ -108,9 +108,17 @@ void exit_ept_violation(struct vcpu *v)
     uint8_t bytes[INSN_MAX_LEN];
     size_t avail = 0;
     /* Fetch what is readable of the next 15 bytes (the instruction may end
-     * right before an unmapped page). */
-    while (avail < sizeof(bytes) && guest_read_virt(&v->vm->mem, &ctx.pg, lin + avail, bytes + avail, 1) == 0)
-        avail++;
+     * right before an unmapped page): the rest of this page in one read, the
+     * start of the next in another (a page walk each, not one per byte). */
+    size_t first = 4096 - (size_t)(lin & 4095);
+    if (first > sizeof(bytes))
+        first = sizeof(bytes);
+    if (guest_read_virt(&v->vm->mem, &ctx.pg, lin, bytes, first) == 0) {
+        avail = first;
+        if (avail < sizeof(bytes) &&
+            guest_read_virt(&v->vm->mem, &ctx.pg, lin + avail, bytes + avail, sizeof(bytes) - avail) == 0)
+            avail = sizeof(bytes);
+    }
     struct insn in;
     int r = decode_insn(bytes, avail, mode, &in);
     if (r) {
