@@ -29,7 +29,7 @@ static int this_host = -1;
 
 extern const struct service __services_start[], __services_end[];
 #define MAX_SERVICES 32
-static uint64_t loop_ticks[MAX_SERVICES], idle_ticks, loop_start; /* kernel_profile_report() */
+static uint64_t loop_ticks[MAX_SERVICES], idle_ticks, loop_start, loop_passes; /* kernel_profile_report() */
 
 const struct config *kernel_config(void) { return &cfg; }
 const struct bootinfo *kernel_bootinfo(void) { return &bi; }
@@ -258,6 +258,7 @@ void kernel_main(uint64_t fdt_phys)
         if (deadline && clock_ns() >= deadline)
             power_off("uptime_ms reached");
         bool busy = false;
+        loop_passes++;
         for (const struct service *s = __services_start; s < __services_end; s++)
             if (s->poll) {
                 uint64_t t = rdtsc();
@@ -294,6 +295,6 @@ void kernel_profile_report(void)
         n += (size_t)fmt_snprintf(line + n, sizeof(line) - n, "%s%s %llu.%llu%%", n ? ", " : "", s->name,
                                   (unsigned long long)(t * 100 / total), (unsigned long long)(t * 1000 / total % 10));
     }
-    log_info("ftvisor", "main loop, %llu ms: %s; idle %llu%%", (unsigned long long)(total * 1000 / hz), line,
-             (unsigned long long)(idle_ticks * 100 / total));
+    log_info("ftvisor", "main loop, %llu ms, %llu passes: %s; idle %llu%%", (unsigned long long)(total * 1000 / hz),
+             (unsigned long long)loop_passes, line, (unsigned long long)(idle_ticks * 100 / total));
 }

@@ -1,8 +1,7 @@
 /* Poly1305 (RFC 8439, section 2.5): a one-time authenticator. Its 32-byte
  * key (r, s) must authenticate one message only; the logging channel
- * derives a fresh key per frame (net/frame.c). About 2 instructions per
- * byte in scalar 64-bit code (no SIMD between VM exits), a seventh of
- * keyed BLAKE2b. Pure code. */
+ * derives a fresh key per frame (net/frame.c). Scalar 64-bit code (no
+ * SIMD between VM exits). Pure code. */
 #ifndef KERNEL_POLY1305_H
 #define KERNEL_POLY1305_H
 
@@ -13,8 +12,8 @@
 #define POLY1305_TAG 16
 
 struct poly1305_ctx {
-    uint64_t r[3], s2, s1r;  /* r in 44/44/42-bit limbs; 20*r2, 20*r1 (reduction) */
-    uint64_t h[3];           /* the accumulator, same limbs */
+    uint64_t r[2], s1;       /* r in two 64-bit words; 5 * r1 / 4 (the reduction) */
+    uint64_t h[3];           /* the accumulator: h0 + h1 2^64 + h2 2^128 */
     uint64_t pad[2];         /* s */
     uint8_t buf[16];
     size_t c;
