@@ -26,6 +26,7 @@ static const char *const record_mode_names[] = { "off", "selfcheck", "record", "
 static const char *const record_dest_names[] = { "memory", "sink", NULL };
 static const char *const disk_mode_names[] = { "shared", "private", NULL };
 static const char *const disk_reads_names[] = { "log", "backup", NULL };
+static const char *const switch_names[] = { "off", "on", NULL };
 static const char *const landmark_names[] = { "auto", "emulator", "exits", "pmu", "each", NULL };
 
 #define F(type, field) offsetof(type, field), sizeof(((type *)0)->field)
@@ -82,6 +83,7 @@ static const struct keydef debug_keys[] = {
     { "channel_test_mb", K_U32, F(struct cfg_debug, channel_test_mb), 1, 4096, NULL, false },
     { "replay_drip", K_U32, F(struct cfg_debug, replay_drip), 1, 1048576, NULL, false },
     { "disk_test", K_SERIAL, F(struct cfg_debug, disk_test), 0, 0, NULL, false },
+    { "profile", K_ENUM, F(struct cfg_debug, profile), 0, 0, switch_names, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 

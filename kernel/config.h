@@ -22,6 +22,7 @@
 enum cfg_on_exit { CFG_EXIT_POWEROFF, CFG_EXIT_HALT, CFG_EXIT_RESTART };
 enum cfg_arbiter { CFG_ARBITER_NONE, CFG_ARBITER_WITNESS, CFG_ARBITER_DISK };
 enum cfg_log_level { CFG_LOG_ERROR, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
+enum cfg_switch { CFG_OFF, CFG_ON };
 /* A deliberate fault at the end of boot, to test the exception reports. */
 enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, CFG_FAULT_GP, CFG_FAULT_DF,
                       CFG_FAULT_VMENTRY, /* corrupt the guest state: a failed VM entry must be decoded */
@@ -139,6 +140,8 @@ struct cfg_debug {
     /* Exercise this drive's driver at boot: write, read back and compare
      * a pattern in its last 2 MiB (destroys what is there). */
     struct cfg_serial disk_test;
+    /* Sample where the hypervisor spends its time; report at power-off. */
+    enum cfg_switch profile;
 };
 
 struct config {

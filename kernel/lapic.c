@@ -1,4 +1,5 @@
 #include "lapic.h"
+#include "profile.h"
 #include "trap.h"
 #include "cpu.h"
 #include "clock.h"
@@ -63,8 +64,8 @@ uint32_t lapic_timer_hz(void) { return hz; }
 
 static void on_timer(struct trap_frame *f)
 {
-    (void)f;
     ticks++;
+    profile_tick(f->rip);
     lapic_eoi();
 }
 

@@ -15,6 +15,7 @@
 #include "panic.h"
 #include "pmm.h"
 #include "power.h"
+#include "profile.h"
 #include "service.h"
 #include "trap.h"
 #include <string.h>
@@ -253,6 +254,8 @@ void kernel_main(uint64_t fdt_phys)
 
     log_info("ftvisor", "boot complete in %llu ms; entering the main loop", (unsigned long long)(clock_ns() / 1000000));
     uint64_t deadline = cfg.debug.uptime_ms ? (uint64_t)cfg.debug.uptime_ms * 1000000 : 0;
+    if (cfg.debug.profile == CFG_ON)
+        profile_enable();
     loop_start = rdtsc();
     for (;;) {
         if (deadline && clock_ns() >= deadline)
@@ -297,4 +300,5 @@ void kernel_profile_report(void)
     }
     log_info("ftvisor", "main loop, %llu ms, %llu passes: %s; idle %llu%%", (unsigned long long)(total * 1000 / hz),
              (unsigned long long)loop_passes, line, (unsigned long long)(idle_ticks * 100 / total));
+    profile_report();
 }

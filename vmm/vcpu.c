@@ -1,5 +1,6 @@
 /* The vCPU: VMCS set-up, the enter/exit loop and event injection. */
 #include "vcpu.h"
+#include "../kernel/profile.h"
 #include "vm.h"
 #include "vmcs.h"
 #include "exit.h"
@@ -831,6 +832,7 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     tr->preempt = o->preempt_ticks > 0xffffffffull ? 0xffffffffu : (uint32_t)o->preempt_ticks;
     tr->injected = v->injected;
     tr->flags = (uint8_t)((o->mtf ? 1 : 0) | (proc & PROC_INTR_WINDOW ? 2 : 0));
+    profile_guest(true);
     int r = vmx_enter(&v->regs, v->launched);
     v->exit_tsc = rdtsc();
     if (v->pmu_on) {
@@ -848,6 +850,7 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     tr->runs = v->runs;
     if (r) {
         sti();
+        profile_guest(false);
         entry_failed(v, r);
         return RUN_STOPPED;
     }
@@ -859,8 +862,10 @@ enum run_result vcpu_run(struct vcpu *v, const struct run_opts *o)
     v->rip = vmread(VMCS_GUEST_RIP);
     v->rsp = vmread(VMCS_GUEST_RSP);
     /* Host interrupts that arrived in the guest (external-interrupt exits)
-     * are taken here, by the host's own handlers. */
+     * are taken here, by the host's own handlers (the profiler counts a
+     * tick taken here as the guest's). */
     sti();
+    profile_guest(false);
     if (v->exit_reason & EXIT_REASON_ENTRY_FAILURE) {
         char why[300];
         vmcs_check_all(v, why, sizeof(why));
