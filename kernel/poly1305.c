@@ -41,25 +41,36 @@ static void blocks(struct poly1305_ctx *ctx, const uint8_t *m, size_t len, uint6
     const uint64_t r0 = ctx->r[0], r1 = ctx->r[1], s1 = ctx->s1;
     uint64_t h0 = ctx->h[0], h1 = ctx->h[1], h2 = ctx->h[2];
     for (; len >= 16; m += 16, len -= 16) {
-        u128 t = (u128)h0 + le64(m);
-        h0 = (uint64_t)t;
-        t = (u128)h1 + le64(m + 8) + (uint64_t)(t >> 64);
-        h1 = (uint64_t)t;
-        h2 += (uint64_t)(t >> 64) + hibit;
+        /* h += m + hibit 2^128, with the carries in 64-bit adds. */
+        uint64_t c0 = __builtin_add_overflow(h0, le64(m), &h0);
+        uint64_t c1 = __builtin_add_overflow(h1, le64(m + 8), &h1);
+        c1 += __builtin_add_overflow(h1, c0, &h1);
+        h2 += c1 + hibit;
 
-        u128 d0 = (u128)h0 * r0 + (u128)h1 * s1;
-        u128 d1 = (u128)h0 * r1 + (u128)h1 * r0 + (u128)(h2 * s1) + (uint64_t)(d0 >> 64);
-        uint64_t d2 = h2 * r0 + (uint64_t)(d1 >> 64);
-        h0 = (uint64_t)d0;
-        h1 = (uint64_t)d1;
-        /* The part at 2^130 and above, times 5, back at 2^0. */
-        uint64_t c = (d2 >> 2) + (d2 & ~3ull);
+        u128 p00 = (u128)h0 * r0, p11 = (u128)h1 * s1; /* at 2^0 */
+        u128 p01 = (u128)h0 * r1, p10 = (u128)h1 * r0; /* at 2^64 */
+        uint64_t p21 = h2 * s1, p20 = h2 * r0;         /* at 2^64, 2^128 (small) */
+        /* d0 = p00 + p11 */
+        uint64_t d0 = (uint64_t)p00, d0h = (uint64_t)(p00 >> 64);
+        uint64_t c = __builtin_add_overflow(d0, (uint64_t)p11, &d0);
+        d0h += (uint64_t)(p11 >> 64) + c;
+        /* d1 = p01 + p10 + p21 + d0h */
+        uint64_t d1 = (uint64_t)p01, d1h = (uint64_t)(p01 >> 64);
+        c = __builtin_add_overflow(d1, (uint64_t)p10, &d1);
+        d1h += (uint64_t)(p10 >> 64) + c;
+        c = __builtin_add_overflow(d1, p21, &d1);
+        d1h += c;
+        c = __builtin_add_overflow(d1, d0h, &d1);
+        d1h += c;
+        /* d2 = p20 + d1h; fold the part at 2^130 and above, times 5. */
+        uint64_t d2 = p20 + d1h;
+        h0 = d0;
+        h1 = d1;
         h2 = d2 & 3;
-        t = (u128)h0 + c;
-        h0 = (uint64_t)t;
-        t = (u128)h1 + (uint64_t)(t >> 64);
-        h1 = (uint64_t)t;
-        h2 += (uint64_t)(t >> 64);
+        c = (d2 >> 2) + (d2 & ~3ull);
+        c = __builtin_add_overflow(h0, c, &h0);
+        c = __builtin_add_overflow(h1, c, &h1);
+        h2 += c;
     }
     ctx->h[0] = h0;
     ctx->h[1] = h1;
