@@ -1,6 +1,7 @@
 /* Freestanding string functions. The loader links gnu-efi's libefi, which
  * already defines memcpy and memset: it compiles this file with
  * -DSTRING_NO_MEMCPY_MEMSET. */
+#define KERNEL_STRING_IMPL /* the definitions below, not the builtins */
 #include <string.h>
 #include <stdlib.h>
 #include <stdint.h>

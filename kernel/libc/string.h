@@ -19,4 +19,14 @@ char *strchr(const char *s, int c);
 char *strrchr(const char *s, int c);
 char *strstr(const char *hay, const char *needle);
 
+/* -ffreestanding also turns off the compiler's knowledge of these: these
+ * give it back, so a copy, fill or comparison of a small known size is a
+ * few moves (a word load for a little-endian field, say) instead of a call
+ * and a byte loop; other sizes still call the functions above. */
+#ifndef KERNEL_STRING_IMPL
+#define memcpy(d, s, n) __builtin_memcpy(d, s, n)
+#define memset(d, c, n) __builtin_memset(d, c, n)
+#define memcmp(a, b, n) __builtin_memcmp(a, b, n)
+#endif
+
 #endif
