@@ -237,6 +237,7 @@ $(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel
 
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
+UNIT_inet_sum_SRCS := net/inet_sum.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c

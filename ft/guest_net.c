@@ -31,7 +31,7 @@ static struct {
     uint8_t staged[FRAME_MAX]; /* replay: the frame the log's DEVDATA gave */
     uint32_t guest_ip;         /* the IPv4 address the guest sends from (0: not seen) */
     uint64_t rx_frames, rx_bytes, rx_full, rx_dropped, tx_frames, tx_bytes, tx_held, tx_full, tx_lost,
-        tx_replayed, announced;
+        tx_replayed, announced, rx_batches;
 } N;
 
 bool gnet_active(void) { return N.on; }
@@ -60,6 +60,8 @@ bool gnet_pending(struct vm *vm)
 
 void gnet_deliver(struct vm *vm, gio_log_fn log)
 {
+    if (gnet_pending(vm))
+        N.rx_batches++;
     while (gnet_pending(vm)) {
         struct frame *f = &N.rx[N.rx_head];
         if (log)
@@ -228,11 +230,13 @@ void gnet_report(const char *who)
     if (!N.on)
         return;
     log_info(who, "net: %llu frames (%llu bytes) received into the guest, %llu dropped (ring full %llu); %llu frames "
-                  "(%llu bytes) sent, %llu held by the output rule, %llu lost (held queue full %llu)",
+                  "(%llu bytes) sent, %llu held by the output rule, %llu lost (held queue full %llu); received frames came "
+                  "in %llu batches",
              (unsigned long long)N.rx_frames, (unsigned long long)N.rx_bytes,
              (unsigned long long)(N.rx_dropped + N.rx_full), (unsigned long long)N.rx_full,
              (unsigned long long)N.tx_frames, (unsigned long long)N.tx_bytes, (unsigned long long)N.tx_held,
-             (unsigned long long)(N.tx_lost + N.tx_full), (unsigned long long)N.tx_full);
+             (unsigned long long)(N.tx_lost + N.tx_full), (unsigned long long)N.tx_full,
+             (unsigned long long)N.rx_batches);
 }
 
 void gnet_init(void)
