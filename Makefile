@@ -59,9 +59,11 @@ KWARN   := -Wall -Wextra -Werror -Wno-unused-parameter
 
 KERNEL_DIRS := kernel vmm ft drivers net
 KERNEL_PENDING :=
+# kernel/simd.h for host builds (unit tests, fuzzers, benchmarks).
+KERNEL_HOST_ONLY := kernel/simd_host.c
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c $(d)/dev/*.c)))
 # Sources written but not yet wired into the hypervisor (unit-tested only).
-KERNEL_C    := $(filter-out $(KERNEL_PENDING),$(KERNEL_C))
+KERNEL_C    := $(filter-out $(KERNEL_PENDING) $(KERNEL_HOST_ONLY),$(KERNEL_C))
 KERNEL_S    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.S)))
 KOBJ        := $(BUILD)/kobj
 KERNEL_OBJS := $(patsubst %.c,$(KOBJ)/%.o,$(KERNEL_C)) $(patsubst %.S,$(KOBJ)/%.o,$(KERNEL_S)) \
