@@ -49,7 +49,8 @@ LWIP_SRCS := core/init core/def core/inet_chksum core/ip core/mem core/memp core
 
 # ------------------------------------------------------------ kernel ----
 # -mgeneral-regs-only: code between VM exits must not touch the guest's
-# SSE/x87 state. -mcmodel=kernel: linked in the top 2 GiB (linker.ld).
+# SSE/x87 state (except kernel/poly1305_avx2.c, below, inside the save and
+# restore of kernel/simd.c). -mcmodel=kernel: linked in the top 2 GiB.
 KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
            -Ikernel/libc -Ikernel/port -I$(LIBFDT_DIR) -Inet/port -I$(LWIP_DIR)/src/include \
            -mcmodel=kernel -mno-red-zone -mgeneral-regs-only -fno-pic -fno-pie \
@@ -59,9 +60,11 @@ KWARN   := -Wall -Wextra -Werror -Wno-unused-parameter
 
 KERNEL_DIRS := kernel vmm ft drivers net
 KERNEL_PENDING :=
+# kernel/simd.h for host builds (unit tests, fuzzers, benchmarks).
+KERNEL_HOST_ONLY := kernel/simd_host.c
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c $(d)/dev/*.c)))
 # Sources written but not yet wired into the hypervisor (unit-tested only).
-KERNEL_C    := $(filter-out $(KERNEL_PENDING),$(KERNEL_C))
+KERNEL_C    := $(filter-out $(KERNEL_PENDING) $(KERNEL_HOST_ONLY),$(KERNEL_C))
 KERNEL_S    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.S)))
 KOBJ        := $(BUILD)/kobj
 KERNEL_OBJS := $(patsubst %.c,$(KOBJ)/%.o,$(KERNEL_C)) $(patsubst %.S,$(KOBJ)/%.o,$(KERNEL_S)) \
@@ -76,6 +79,12 @@ $(KOBJ)/%.o: %.c $(LIBFDT_DIR)/ORIGIN $(LWIP_DIR)/ORIGIN
 $(KOBJ)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -c $< -o $@
+
+# The one kernel file with vector registers: Poly1305 in AVX2, which runs
+# only between simd_begin() and simd_end() (kernel/simd.h save and restore
+# the guest's vector state around it). Host builds compile it the same way.
+AVX2_CFLAGS := -mavx2
+$(KOBJ)/kernel/poly1305_avx2.o: KCFLAGS := $(filter-out -mgeneral-regs-only,$(KCFLAGS)) $(AVX2_CFLAGS)
 
 $(KOBJ)/libfdt/%.o: $(LIBFDT_DIR)/ORIGIN
 	@mkdir -p $(dir $@)
@@ -235,10 +244,15 @@ $(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTWITNESS_SRCS)
 
-UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
+# Poly1305 with its AVX2 part (an object of its own: only it gets -mavx2).
+UNIT_POLY1305     := kernel/poly1305.c kernel/simd_host.c $(UNIT_BIN)/poly1305_avx2.o
+$(UNIT_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(UCFLAGS) $(AVX2_CFLAGS) -c -o $@ $<
+UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_inet_sum_SRCS := net/inet_sum.c
-UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
+UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
 UNIT_partition_SRCS := drivers/partition.c kernel/format.c
@@ -265,10 +279,14 @@ $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UN
 FUZZCC      := clang
 FUZZ_CFLAGS := -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                -Ikernel/port -I$(LIBFDT_DIR) -Itests/unit -Wall -Wno-unused-parameter
-FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c
+FUZZ_BIN    := $(BUILD)/tests/fuzz
+FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c \
+                   kernel/simd_host.c $(FUZZ_BIN)/poly1305_avx2.o
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
-FUZZ_BIN   := $(BUILD)/tests/fuzz
+$(FUZZ_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
+	@mkdir -p $(dir $@)
+	$(FUZZCC) $(FUZZ_CFLAGS) $(AVX2_CFLAGS) -c -o $@ $<
 .PHONY: fuzz-tests
 fuzz-tests: $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TESTS))
 $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)

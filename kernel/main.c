@@ -17,6 +17,7 @@
 #include "power.h"
 #include "profile.h"
 #include "service.h"
+#include "simd.h"
 #include "trap.h"
 #include <string.h>
 
@@ -244,6 +245,9 @@ void kernel_main(uint64_t fdt_phys)
     log_info("lapic", "timer check: %llu ticks in %llu ms", (unsigned long long)(lapic_ticks() - t0),
              (unsigned long long)((clock_ns() - ns0) / 1000000));
 
+    /* Whether vector code may run between VM exits (kernel/simd.h): before
+     * the services, as the channel (net/) MACs frames with it. */
+    simd_init();
     load_config();
     if (cfg.debug.fault_test >= CFG_FAULT_UD && cfg.debug.fault_test <= CFG_FAULT_DF) /* host exceptions */
         fault_test(cfg.debug.fault_test);

@@ -113,7 +113,9 @@ void exit_xsetbv(struct vcpu *v)
         vcpu_inject_gp(v);
         return;
     }
-    /* The guest's XCR0 lives in the CPU: the host never uses XSAVE. */
+    /* The guest's XCR0 lives in the CPU; the host's vector code changes
+     * it only between simd_begin() and simd_end(), which put it back
+     * (kernel/simd.c). */
     __asm__ volatile("xsetbv" ::"a"((uint32_t)val), "d"((uint32_t)(val >> 32)), "c"(0));
     v->xcr0 = val;
     vcpu_skip_insn(v);

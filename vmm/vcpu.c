@@ -192,8 +192,9 @@ int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *
     return 0;
 }
 
-/* Guest state that lives in the CPU, not the VMCS (the hypervisor never
- * touches it: -mgeneral-regs-only): x87/SSE/AVX registers, XCR0, debug
+/* Guest state that lives in the CPU, not the VMCS (the hypervisor leaves
+ * it alone: -mgeneral-regs-only, and its one vector routine saves and
+ * restores it, kernel/simd.h): x87/SSE/AVX registers, XCR0, debug
  * registers and the MSRs passed through. A guest (re)start sets it to the
  * power-on values, so every run from the same image starts identically. */
 static void reset_live_state(struct vcpu *v)

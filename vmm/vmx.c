@@ -58,8 +58,9 @@ int vmx_enable(const struct vmx_caps *caps, char *err, size_t n)
     rdmsr_safe(MSR_VMX_CR4_FIXED1, &f1);
     write_cr4(((read_cr4() | CR4_VMXE) | f0) & f1);
     /* CR4.OSXSAVE on the host: XSETBV, which sets the guest's XCR0 from
-     * its exit handler, raises #UD without it (SDM Vol. 2C, XSETBV). The
-     * host itself never uses XSAVE state. */
+     * its exit handler, raises #UD without it (SDM Vol. 2C, XSETBV).
+     * simd_init() (kernel/simd.c) has set it already when the CPU has
+     * XSAVE; the host's own XSAVE use is confined to simd_begin/end(). */
     uint32_t a, b, c, d;
     cpuid(1, 0, &a, &b, &c, &d);
     if (c & (1u << 26))

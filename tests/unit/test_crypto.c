@@ -1,8 +1,9 @@
-/* kernel/crc32c.c, sha256.c, blake2b.c and poly1305.c: CRC-32C (RFC
- * 3720), SHA-256 (FIPS 180-4 / NIST examples), HMAC-SHA256 (RFC 4231),
- * ct_equal(), BLAKE2b (RFC 7693 appendix A; keyed vectors from Python's
- * hashlib.blake2b, an independent implementation) and Poly1305 (RFC 8439;
- * more vectors from Python's cryptography package). */
+/* kernel/crc32c.c, sha256.c, blake2b.c, poly1305.c and poly1305_avx2.c:
+ * CRC-32C (RFC 3720), SHA-256 (FIPS 180-4 / NIST examples), HMAC-SHA256
+ * (RFC 4231), ct_equal(), BLAKE2b (RFC 7693 appendix A; keyed vectors from
+ * Python's hashlib.blake2b, an independent implementation) and Poly1305
+ * (RFC 8439; more vectors from Python's cryptography package; the AVX2
+ * code against the scalar code, when the host has AVX2). */
 #include "test.h"
 #include <stdint.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 #include "../../kernel/sha256.h"
 #include "../../kernel/blake2b.h"
 #include "../../kernel/poly1305.h"
+#include "../../kernel/simd.h"
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
@@ -603,6 +605,214 @@ TEST(poly1305_any_split_gives_the_same)
                 return;
             }
         }
+}
+
+/* ------------------------------------------------- Poly1305, AVX2 ---- */
+
+/* The AVX2 code (kernel/poly1305_avx2.c) against the scalar code. The
+ * host build's simd (kernel/simd_host.c) lets the tests turn it off:
+ * simd_host_allow(false) gives the scalar code's tag. */
+static bool avx2_or_skip(void)
+{
+    if (simd_usable())
+        return true;
+    printf("# note: this host has no AVX2: the AVX2 Poly1305 is not tested\n");
+    return false;
+}
+
+static void tag_scalar(uint8_t tag[16], const uint8_t key[32], const uint8_t *m, size_t n)
+{
+    simd_host_allow(false);
+    poly1305(tag, key, m, n);
+    simd_host_allow(true);
+}
+
+/* The AVX2 code on every full group of four blocks, whatever the length
+ * (poly1305_update() gives it runs of 192 bytes or more only), the rest
+ * scalar; h may start anywhere (h2 <= 6). */
+static void tag_avx2_from(uint8_t tag[16], const uint8_t key[32], const uint64_t h[3], const uint8_t *m, size_t n)
+{
+    struct poly1305_ctx c;
+    poly1305_init(&c, key);
+    memcpy(c.h, h, sizeof(c.h));
+    size_t done = poly1305_blocks_avx2(c.h, c.r, m, n & ~(size_t)15);
+    CHECK_EQ(done, n & ~(size_t)63);
+    CHECK(c.h[2] <= 4);
+    simd_host_allow(false);
+    poly1305_update(&c, m + done, n - done);
+    simd_host_allow(true);
+    poly1305_final(&c, tag);
+}
+
+static void tag_scalar_from(uint8_t tag[16], const uint8_t key[32], const uint64_t h[3], const uint8_t *m, size_t n)
+{
+    struct poly1305_ctx c;
+    poly1305_init(&c, key);
+    memcpy(c.h, h, sizeof(c.h));
+    simd_host_allow(false);
+    poly1305_update(&c, m, n);
+    simd_host_allow(true);
+    poly1305_final(&c, tag);
+}
+
+static const uint64_t h_zero[3];
+
+/* RFC 8439 appendix A.3, vectors 3 and 4 (375 and 127 bytes; the other
+ * vectors are shorter than a group of four blocks), through the AVX2 code
+ * and through poly1305() with it allowed. */
+TEST(poly1305_avx2_rfc8439_vectors)
+{
+    if (!avx2_or_skip())
+        return;
+    static const char ietf[] =
+        "Any submission to the IETF intended by the Contributor for publication as all or part of an IETF "
+        "Internet-Draft or RFC and any statement made within the context of an IETF activity is considered an "
+        "\"IETF Contribution\". Such statements include oral statements in IETF sessions, as well as written and "
+        "electronic communications made at any time or place, which are addressed to";
+    static const char jabberwocky[] = "'Twas brillig, and the slithy toves\nDid gyre and gimble in the wabe:\n"
+                                      "All mimsy were the borogoves,\nAnd the mome raths outgrabe.";
+    static const struct {
+        const char *key, *tag, *msg;
+        size_t len;
+    } v[] = {
+        { "36e5f6b5c5e06070f0efca96227a863e00000000000000000000000000000000", "f3477e7cd95417af89a6b8794c310cf0",
+          ietf, sizeof(ietf) - 1 },
+        { "1c9240a5eb55d38af333888604f6b5f0473917c1402b80099dca5cbc207075c0", "4541669a7eaaee61e708dc7cbcc5eb62",
+          jabberwocky, sizeof(jabberwocky) - 1 },
+    };
+    CHECK_EQ(v[0].len, 375);
+    CHECK_EQ(v[1].len, 127);
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        uint8_t key[32], tag[16];
+        unhex(v[i].key, key, 32);
+        tag_avx2_from(tag, key, h_zero, (const uint8_t *)v[i].msg, v[i].len);
+        if (!digest_is(tag, v[i].tag, 16))
+            TEST_FAIL("vector %zu through poly1305_blocks_avx2()", i);
+        unsigned long uses = simd_host_uses();
+        poly1305(tag, key, v[i].msg, v[i].len);
+        if (!digest_is(tag, v[i].tag, 16))
+            TEST_FAIL("vector %zu through poly1305()", i);
+        CHECK_EQ(simd_host_uses() - uses, v[i].len >= 192 ? 1 : 0);
+    }
+}
+
+/* Random keys, maximal r (every bit the clamp allows) and r = 1, random
+ * and all-0xff messages (limbs at their maximum) of lengths 0..20000 and
+ * the lengths around the AVX2 code's thresholds: the same tag as the
+ * scalar code, and the AVX2 code did run for the long ones. */
+TEST(poly1305_avx2_matches_scalar)
+{
+    if (!avx2_or_skip())
+        return;
+    static uint8_t in[20000];
+    static const size_t edges[] = { 0,   15,  16,  63,   64,   65,   127,  128,  191,  192,  193,  255,
+                                    256, 257, 319, 320,  1023, 1024, 1087, 1088, 1089, 1151, 1152, 1153,
+                                    1216, 1535, 1536, 1600, 2047, 2048, 4096, 16384, 19999, 20000 };
+    size_t nedges = sizeof(edges) / sizeof(edges[0]);
+    for (int i = 0; i < 400; i++) {
+        uint8_t key[32], want[16], got[16];
+        fill_random(key, sizeof(key));
+        if (i % 4 == 1)
+            memset(key, 0xff, 16); /* r: all the clamp leaves */
+        if (i % 8 == 3) {
+            memset(key, 0, 16);
+            key[0] = 1; /* r = 1 */
+        }
+        size_t n = i < (int)nedges ? edges[i] : (size_t)(rnd() % (sizeof(in) + 1));
+        if (i % 3 == 2)
+            memset(in, 0xff, n);
+        else
+            fill_random(in, n);
+        tag_scalar(want, key, in, n);
+        unsigned long uses = simd_host_uses();
+        poly1305(got, key, in, n);
+        if (memcmp(got, want, 16) != 0) {
+            TEST_FAIL("case %d: %zu bytes", i, n);
+            return;
+        }
+        if (simd_host_uses() - uses != (n >= 192 ? 1u : 0u)) {
+            TEST_FAIL("case %d: %zu bytes: the AVX2 code ran %lu times", i, n, simd_host_uses() - uses);
+            return;
+        }
+        tag_avx2_from(got, key, h_zero, in, n);
+        if (memcmp(got, want, 16) != 0) {
+            TEST_FAIL("case %d: %zu bytes through poly1305_blocks_avx2()", i, n);
+            return;
+        }
+    }
+}
+
+/* The accumulator the AVX2 code takes over at its extremes: at and around
+ * p = 2^130 - 5, at 2^130 - 1, with the largest h2 the scalar code hands
+ * over (<= 4) and allows (<= 6), all ones in h0 and h1; maximal r and
+ * all-0xff messages too. */
+TEST(poly1305_avx2_extreme_accumulators)
+{
+    if (!avx2_or_skip())
+        return;
+    const uint64_t F = ~0ull;
+    static const uint64_t hs[][3] = {
+        { F - 4, F, 3 },     /* p */
+        { F - 5, F, 3 },     /* p - 1 */
+        { F - 3, F, 3 },     /* p + 1 */
+        { F, F, 3 },         /* 2^130 - 1 */
+        { F, F, 4 },         { F, F, 5 },  { F, F, 6 }, { 0, 0, 4 }, { 0, 0, 6 }, { 1, 0, 0 },
+        { F, 0, 0 },         { 0, F, 0 },  { F, F, 0 }, { 0x3ffffff, 0, 0 },
+        { 0xfc00000000000000ull, 0x3fffffffffull, 2 }, /* a limb boundary */
+    };
+    static uint8_t in[3000];
+    for (size_t i = 0; i < sizeof(hs) / sizeof(hs[0]); i++)
+        for (int j = 0; j < 12; j++) {
+            uint8_t key[32], want[16], got[16];
+            fill_random(key, sizeof(key));
+            if (j & 1)
+                memset(key, 0xff, 16);
+            size_t n = j < 4 ? 64 * (size_t)(j + 1) : 64 + rnd() % (sizeof(in) - 63);
+            if (j & 2)
+                memset(in, 0xff, n);
+            else
+                fill_random(in, n);
+            tag_scalar_from(want, key, hs[i], in, n);
+            tag_avx2_from(got, key, hs[i], in, n);
+            if (memcmp(got, want, 16) != 0) {
+                TEST_FAIL("h #%zu, case %d: %zu bytes", i, j, n);
+                return;
+            }
+        }
+}
+
+/* poly1305_update() in two pieces cut at every point of messages long
+ * enough for every path of the AVX2 code (single groups, the step of one
+ * to seven groups, steps of eight): the one-shot scalar tag. */
+TEST(poly1305_avx2_every_split)
+{
+    if (!avx2_or_skip())
+        return;
+    static uint8_t in[2200];
+    static const size_t lens[] = { 200, 777, 1100, 2200 };
+    for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+        size_t n = lens[l];
+        uint8_t key[32], want[16], got[16];
+        fill_random(key, sizeof(key));
+        if (l & 1) {
+            memset(key, 0xff, 16);
+            memset(in, 0xff, n);
+        } else {
+            fill_random(in, n);
+        }
+        tag_scalar(want, key, in, n);
+        for (size_t cut = 0; cut <= n; cut++) {
+            struct poly1305_ctx c;
+            poly1305_init(&c, key);
+            poly1305_update(&c, in, cut);
+            poly1305_update(&c, in + cut, n - cut);
+            poly1305_final(&c, got);
+            if (memcmp(got, want, 16) != 0) {
+                TEST_FAIL("%zu bytes cut at %zu", n, cut);
+                return;
+            }
+        }
+    }
 }
 
 int main(void) { return test_main(); }
