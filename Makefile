@@ -59,7 +59,7 @@ KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
 KWARN   := -Wall -Wextra -Werror -Wno-unused-parameter
 
 KERNEL_DIRS := kernel vmm ft drivers net
-KERNEL_PENDING :=
+KERNEL_PENDING := ft/converge.c
 # kernel/simd.h for host builds (unit tests, fuzzers, benchmarks).
 KERNEL_HOST_ONLY := kernel/simd_host.c
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c $(d)/dev/*.c)))
@@ -252,6 +252,7 @@ $(UNIT_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_inet_sum_SRCS := net/inet_sum.c
+UNIT_converge_SRCS := ft/converge.c kernel/format.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
