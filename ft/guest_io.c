@@ -12,6 +12,8 @@
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/log.h"
+#include "../kernel/layout.h"
+#include "../kernel/pmm.h"
 #include "../kernel/power.h"
 #include "../kernel/service.h"
 #include <string.h>
@@ -37,6 +39,7 @@ struct gslot {
     uint8_t tries; /* a backup's own read: failed attempts */
     bool checked;  /* ... its data matched the log's DEVCHECK */
     bool rd_held;  /* a primary's write waited for the backup to read its sectors */
+    int ra;        /* a backup's read served by read-ahead entry ra (-1: none) */
     uint64_t queued_ns; /* when it was queued (how long the output rule held it) */
 };
 
@@ -47,6 +50,28 @@ struct gslot {
 struct rd_entry {
     uint64_t rd, lba;
     uint32_t count;
+};
+
+/* Backup, disk_reads = backup: reads ahead of the replay. The primary
+ * names each read it completed (ordinal, sectors: gio_read_hint()); the
+ * backup reads those sectors at once into an entry here, and the replayed
+ * guest's read of that ordinal takes the data from it. The data is what
+ * the primary read: its read had completed, so every earlier write to
+ * those sectors was on the disk, and its later writes to them wait until
+ * this host reports the read performed, which read-ahead makes soon
+ * after the primary's instead of a replay lag later. The log's DEVCHECK
+ * still checks every byte (CRC32C). */
+#define RA_ENTRIES 64 /* 8 MiB of 128 KiB buffers: about half a second of reads in Bochs */
+enum ra_state { RA_FREE, RA_ISSUED, RA_DONE };
+struct ra_entry {
+    enum ra_state st;
+    bool stale;    /* go-live or a guest boot: its result is not wanted */
+    int slot;      /* the replayed guest's slot that waits for it (-1: none yet) */
+    uint64_t rd, lba;
+    uint32_t count;
+    uint8_t status; /* VBLK_S_* once done */
+    uint8_t *buf;
+    struct blk_io io;
 };
 
 static struct {
@@ -67,6 +92,9 @@ static struct {
     uint64_t (*backup_read)(void);  /* primary: the reads the backup has performed (NULL: none) */
     struct rd_entry ring[RD_RING];  /* primary: reads the backup may still have to perform */
     uint64_t ring_head, ring_tail;
+    void (*read_hint)(uint64_t rd, uint64_t lba, uint32_t count); /* primary: tell the backup (NULL: none) */
+    struct ra_entry ra[RA_ENTRIES]; /* backup: reads ahead of the replay */
+    bool ra_ok;                     /* ... their buffers exist */
     struct gio_stats st;
 } G;
 
@@ -202,11 +230,130 @@ static void io_done(struct blk_io *io)
         s->status = io->status == BLK_OK ? VBLK_S_OK : VBLK_S_IOERR;
         if (io->status != BLK_OK)
             G.st.errors++;
+        else if (io->op == BLK_READ && read_hazards() && G.read_hint)
+            G.read_hint(s->rd, io->lba, io->count); /* done: every earlier write to them is on the disk */
         s->st = S_READY;
         G.order[G.nready++] = (uint8_t)(s - G.slot);
     }
     kick();
 }
+
+/* Backup: the data of read-ahead entry e goes to slot i's request, which
+ * is then where the backup's own read would leave it (io_done()). */
+static void ra_serve(struct ra_entry *e, unsigned i)
+{
+    struct gslot *s = &G.slot[i];
+    const struct vblk_req *r = req_of(i);
+    memcpy(r->buf, e->buf, r->bytes);
+    s->status = e->status;
+    s->ra = -1;
+    e->st = RA_FREE;
+    G.st.read_ahead++;
+    if (G.replay) {
+        s->st = S_LOGGED;
+    } else {
+        s->st = S_READY; /* went live meanwhile: the guest gets it at the next point */
+        G.order[G.nready++] = (uint8_t)i;
+    }
+}
+
+/* Backup: the replayed guest's read in slot i, if read ahead (or being
+ * read ahead) with the same sectors. Entries for earlier ordinals are
+ * reads this guest never made (a reboot): dropped. */
+static bool ra_take(unsigned i)
+{
+    struct gslot *s = &G.slot[i];
+    const struct vblk_req *r = req_of(i);
+    struct ra_entry *hit = NULL;
+    for (unsigned k = 0; k < RA_ENTRIES; k++) {
+        struct ra_entry *e = &G.ra[k];
+        if (e->st == RA_FREE || e->stale || e->slot >= 0)
+            continue;
+        if (e->rd < s->rd && e->st == RA_DONE)
+            e->st = RA_FREE;
+        else if (e->rd < s->rd)
+            e->stale = true;
+        else if (e->rd == s->rd)
+            hit = e;
+    }
+    if (!hit)
+        return false;
+    if (hit->lba != G.first + r->sector || hit->count != r->bytes / VBLK_SECTOR) {
+        /* Not the read the primary made under this ordinal: read here. */
+        if (hit->st == RA_DONE)
+            hit->st = RA_FREE;
+        else
+            hit->stale = true;
+        return false;
+    }
+    if (hit->st == RA_DONE && hit->status != VBLK_S_OK) {
+        hit->st = RA_FREE; /* failed ahead: the ordinary read tries three times */
+        return false;
+    }
+    if (hit->st == RA_DONE) {
+        ra_serve(hit, i);
+    } else {
+        hit->slot = (int)i;
+        s->ra = (int)(hit - G.ra);
+        s->st = S_ISSUED;
+    }
+    return true;
+}
+
+static void ra_done(struct blk_io *io)
+{
+    struct ra_entry *e = io->ctx;
+    e->status = io->status == BLK_OK ? VBLK_S_OK : VBLK_S_IOERR;
+    if (e->stale) {
+        e->st = RA_FREE;
+        return;
+    }
+    e->st = RA_DONE;
+    if (e->slot >= 0) {
+        if (e->status == VBLK_S_OK) {
+            ra_serve(e, (unsigned)e->slot);
+        } else {
+            /* Read it the ordinary way, with its retries. */
+            unsigned i = (unsigned)e->slot;
+            G.slot[i].ra = -1;
+            e->st = RA_FREE;
+            enqueue(i);
+            kick();
+        }
+    }
+}
+
+void gio_read_hint(uint64_t rd, uint64_t lba, uint32_t count)
+{
+    if (!G.on || !G.replay || !G.backup_reads || !G.ra_ok || rd < G.reads || !count ||
+        (uint64_t)count * VBLK_SECTOR > VBLK_MAX_BYTES || lba < G.first || count > G.sectors ||
+        lba - G.first > G.sectors - count)
+        return;
+    struct ra_entry *e = NULL;
+    for (unsigned k = 0; k < RA_ENTRIES; k++) {
+        struct ra_entry *x = &G.ra[k];
+        if (x->st == RA_DONE && x->slot < 0 && (x->rd < G.reads || x->stale))
+            x->st = RA_FREE; /* a read the replay has passed without it */
+        if (x->st != RA_FREE && x->rd == rd && !x->stale)
+            return; /* told twice */
+        if (x->st == RA_FREE && !e)
+            e = x;
+    }
+    if (!e) {
+        G.st.read_ahead_full++;
+        return; /* full: the replay reads it itself */
+    }
+    *e = (struct ra_entry){ .st = RA_ISSUED, .slot = -1, .rd = rd, .lba = lba, .count = count, .buf = e->buf };
+    e->io.op = BLK_READ;
+    e->io.lba = lba;
+    e->io.count = count;
+    e->io.buf = e->buf;
+    e->io.done = ra_done;
+    e->io.ctx = e;
+    blockdev_submit(G.bd, &e->io);
+}
+
+void gio_set_read_hint(void (*hint)(uint64_t rd, uint64_t lba, uint32_t count)) { G.read_hint = hint; }
 
 static void enqueue(unsigned i)
 {
@@ -242,8 +389,12 @@ static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
         s->st = S_LOGGED;
         return;
     }
-    if (G.replay && r->type == VBLK_T_IN)
+    s->ra = -1;
+    if (G.replay && r->type == VBLK_T_IN) {
         G.st.own_reads++;
+        if (ra_take(i))
+            return;
+    }
     enqueue(i);
     kick();
     if (s->st == S_QUEUED && disk_gated()) {
@@ -266,7 +417,13 @@ static void gio_boot(void *ctx)
         if (s->io_busy)
             s->io_stale = true;
         s->st = S_FREE;
+        s->ra = -1;
     }
+    for (unsigned k = 0; k < RA_ENTRIES; k++)
+        if (G.ra[k].slot >= 0) {
+            G.ra[k].slot = -1;
+            G.ra[k].stale = true;
+        }
     G.nfifo = G.nready = 0;
     /* Read ordinals go on across guest boots (both hosts boot alike), so
      * the backup's count of reads performed never goes back. */
@@ -302,6 +459,15 @@ uint64_t gio_reads_performed(void)
             G.vm->plat.blk.slot[i].req.type == VBLK_T_IN && s->rd < low)
             low = s->rd;
     }
+    /* Beyond the replay's reads, those read ahead in a row. */
+    for (bool more = low == G.reads; more;) {
+        more = false;
+        for (unsigned k = 0; k < RA_ENTRIES; k++)
+            if (G.ra[k].st == RA_DONE && !G.ra[k].stale && G.ra[k].rd == low && G.ra[k].status == VBLK_S_OK) {
+                low++;
+                more = true;
+            }
+    }
     return low;
 }
 
@@ -322,8 +488,10 @@ void gio_report(const char *who)
                  (unsigned long long)(t->hold_ns / t->hold_n / 1000), (unsigned long long)(t->hold_max_ns / 1000));
     if (G.backup_reads)
         log_info(who, "disk reads on the backup: %llu performed here, %llu checked against the log; %llu writes "
-                      "waited for the backup to read their sectors first",
-                 (unsigned long long)t->own_reads, (unsigned long long)t->checked, (unsigned long long)t->read_holds);
+                      "waited for the backup to read their sectors first; %llu read ahead of the replay (%llu not, "
+                      "read-ahead full)",
+                 (unsigned long long)t->own_reads, (unsigned long long)t->checked, (unsigned long long)t->read_holds,
+                 (unsigned long long)t->read_ahead, (unsigned long long)t->read_ahead_full);
 }
 
 void gio_set_replay(struct vm *vm, bool replay)
@@ -336,6 +504,15 @@ void gio_set_replay(struct vm *vm, bool replay)
     G.replay = replay;
     if (!was || replay)
         return;
+    /* Reads ahead nobody waits for are not wanted any more (a slot that
+     * waits for one gets it when it lands, as a completion). */
+    for (unsigned k = 0; k < RA_ENTRIES; k++)
+        if (G.ra[k].slot < 0) {
+            if (G.ra[k].st == RA_DONE)
+                G.ra[k].st = RA_FREE;
+            else if (G.ra[k].st == RA_ISSUED)
+                G.ra[k].stale = true;
+        }
     /* Go-live: the requests the log started and never completed go to
      * this host's drive now, oldest first (a write the backup carried out
      * already is written again: the same data to the same sectors). */
@@ -490,6 +667,17 @@ static void gio_init(void)
     G.vm = &the_vm;
     G.private_copy = cfg->guest.disk_mode == CFG_DISK_PRIVATE;
     G.backup_reads = cfg->guest.disk_reads == CFG_READS_BACKUP;
+    if (G.backup_reads && cfg->pair.present && cfg->debug.read_ahead == CFG_ON) {
+        uint64_t pa = pmm_try_alloc(RA_ENTRIES * (VBLK_MAX_BYTES / 4096), 1);
+        if (pa != PMM_NONE) {
+            for (unsigned k = 0; k < RA_ENTRIES; k++)
+                G.ra[k] = (struct ra_entry){ .slot = -1, .buf = (uint8_t *)phys_to_virt(pa) + k * VBLK_MAX_BYTES };
+            G.ra_ok = true;
+        } else {
+            log_warn("disk", "no memory for the backup's read-ahead (%u KiB): it reads at the replay's pace",
+                     RA_ENTRIES * (VBLK_MAX_BYTES >> 10));
+        }
+    }
     G.on = true;
     if (cfg->guest.disk_partition)
         log_info("disk", "the guest's disk: partition %u of %s (serial %s), sectors %llu-%llu (%llu MiB)",

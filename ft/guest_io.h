@@ -64,6 +64,11 @@ int gio_replay_check(struct vm *vm, uint8_t device, uint32_t tag, uint64_t bytes
 void gio_set_backup_reads(uint64_t (*reads_done)(void));
 uint64_t gio_reads_performed(void);
 bool gio_backup_reads(void);
+/* disk_reads = backup. Primary: hint(rd, lba, count) is told of each read
+ * the drive completed (a message to the backup). Backup: the primary's
+ * read rd covered [lba, lba + count): read it ahead of the replay. */
+void gio_set_read_hint(void (*hint)(uint64_t rd, uint64_t lba, uint32_t count));
+void gio_read_hint(uint64_t rd, uint64_t lba, uint32_t count);
 /* The output rule holds something of the guest's I/O (a disk write, or
  * a request behind one; a frame the guest sent): the backup should
  * acknowledge the log at once. */
@@ -74,6 +79,7 @@ struct gio_stats {
     uint64_t read_holds; /* primary: a write waited for the backup to read its sectors first */
     uint64_t own_reads;  /* backup: reads it performed itself */
     uint64_t checked;    /* backup: ... whose data matched the log's DEVCHECK */
+    uint64_t read_ahead, read_ahead_full; /* backup: reads served by read-ahead; hints dropped (all entries busy) */
     uint64_t hold_ns, hold_n, hold_max_ns; /* primary: how long the output rule held writes */
 };
 void gio_stats(struct gio_stats *s);

@@ -22,6 +22,10 @@
  *   LEAVE    either way         text: this host stops following the other
  *                               (divergence, a foreign guest, lost peer)
  *   DIVERGED backup -> primary  the exit where the replay diverged
+ *   READ_HINT primary -> backup (disk_reads = backup) a guest read the
+ *                               primary's drive completed: ordinal, first
+ *                               sector, sectors; the backup reads it ahead
+ *                               of its replay (ft/guest_io.c)
  *
  * Output rule: the guest's console bytes on the primary are held until the
  * backup has acknowledged (the channel's acks) every log frame written
@@ -65,6 +69,7 @@
 #define MSG_OFFER (CHAN_TYPE_USER + 6)
 #define MSG_DIVERGED (CHAN_TYPE_USER + 7)
 #define MSG_MARK (CHAN_TYPE_USER + 8)
+#define MSG_READ_HINT (CHAN_TYPE_USER + 9)
 
 #define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
 #define LOG_MSG_HEAD 24
@@ -260,6 +265,16 @@ static bool write_released(uint64_t tag) { return !holding() || tag < F.acked_ab
  * performed itself; once nothing is held (no backup) a write need not
  * wait for it. */
 static uint64_t backup_reads_done(void) { return holding() ? F.backup_reads : UINT64_MAX; }
+
+/* A hint only: a READ_HINT that does not fit the channel now is not sent,
+ * and the backup reads those sectors when its replay gets there. */
+static void send_read_hint(uint64_t rd, uint64_t lba, uint32_t count)
+{
+    if (!holding())
+        return;
+    uint64_t m[3] = { rd, lba, count };
+    chan_send(MSG_READ_HINT, m, sizeof(m));
+}
 
 /* The tag of a held disk write: the log up to it goes out at once (a
  * frame closed now), so the write waits one round trip, not the flush
@@ -501,6 +516,7 @@ static void start_protection(struct vm *vm)
      * the frames go with the next timed close, acknowledged at once. */
     gio_set_gate(write_released, write_tag, recorder_log_bytes);
     gio_set_backup_reads(backup_reads_done);
+    gio_set_read_hint(send_read_hint);
     start_guest_clock(vm);
     set_state(PS_PROTECTED);
     log_info("pair", "protected: the guest runs and its log streams to %s (epoch %016llx, %s landmarks)",
@@ -777,6 +793,10 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
         F.peer_boot = chan_peer_boot();
     } else if (type == MSG_LOG && F.epoch) {
         bk_log(data, len);
+    } else if (type == MSG_READ_HINT && len == 24 && F.replay_started && F.st == PS_REPLAYING) {
+        uint64_t m[3];
+        memcpy(m, data, sizeof(m));
+        gio_read_hint(m[0], m[1], (uint32_t)m[2]);
     } else if (type == MSG_MARK && len == 24 && F.replay_started && F.st == PS_REPLAYING) {
         /* Sent after the LOG messages it covers (the channel keeps order). */
         uint64_t m[3];

@@ -84,6 +84,7 @@ static const struct keydef debug_keys[] = {
     { "replay_drip", K_U32, F(struct cfg_debug, replay_drip), 1, 1048576, NULL, false },
     { "disk_test", K_SERIAL, F(struct cfg_debug, disk_test), 0, 0, NULL, false },
     { "profile", K_ENUM, F(struct cfg_debug, profile), 0, 0, switch_names, false },
+    { "read_ahead", K_ENUM, F(struct cfg_debug, read_ahead), 0, 0, switch_names, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 
@@ -684,6 +685,7 @@ int config_parse(const char *text, size_t len, const char *file, struct config *
     cfg->pair.backup_wait_ms = 60000;
     cfg->debug.log_level = CFG_LOG_INFO;
     cfg->record.digest_every = 5000;
+    cfg->debug.read_ahead = CFG_ON;
     cfg->record.sink_port = 7420;
     p.cfg = cfg;
     p.err = err;

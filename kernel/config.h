@@ -142,6 +142,7 @@ struct cfg_debug {
     struct cfg_serial disk_test;
     /* Sample where the hypervisor spends its time; report at power-off. */
     enum cfg_switch profile;
+    enum cfg_switch read_ahead; /* a backup with disk_reads = backup reads ahead of its replay */
 };
 
 struct config {

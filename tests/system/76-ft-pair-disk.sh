@@ -22,9 +22,11 @@
 #  - arbiter: as shared, with [pair] arbiter = disk:SERIAL:2 (a partition
 #    of the shared drive as the test-and-set sector): beta claims it.
 #  - ok: no failure; the replay is identical to the end.
-#  - reads: as ok, with disk_reads = backup: beta reads the shared drive
-#    itself and the log carries only each read's CRC (DEVCHECK).
-#  - readskill: as shared, with disk_reads = backup.
+#  - reads: as ok, with disk_reads = backup and read_ahead = off: beta
+#    reads the shared drive itself when its replay gets to each read, and
+#    the log carries only each read's CRC (DEVCHECK).
+#  - readskill: as shared, with disk_reads = backup (and read-ahead: beta
+#    reads as alpha's READ_HINTs come).
 #  - readsdiffer: disk_reads = backup, but the two hosts' "shared" drives
 #    are different files: beta's reads give other data than alpha's, the
 #    replay must say so and alpha carry on unprotected.
@@ -198,7 +200,7 @@ blank() { head -c $((8 << 20)) /dev/zero > "$1"; printf 'FTVISOR-PAIR-DSK' | dd 
 if want reads; then
     head -c $((8 << 20)) /dev/zero > "$WORK/reads-a.img"
     ln "$WORK/reads-a.img" "$WORK/reads-b.img"
-    disk_image reads shared '' 'disk_reads = backup'
+    disk_image reads shared 'read_ahead = off' 'disk_reads = backup'
     boot_pair reads "$WORK/reads-a.img" "$WORK/reads-b.img"
     wait_boots
     on "$WORK/reads.alpha.serial"
@@ -214,6 +216,8 @@ if want reads; then
         'pair: the log delivered [1-9][0-9]* disk completions with 0 bytes of read data \([1-9][0-9]* bytes read here and checked\)'
     r=$(value 'pair: disk: [0-9]+ requests \(([0-9]+) reads')
     expect "reads: beta performed every read itself and each matched" "pair: disk reads on the backup: $r performed here, $r checked against the log"
+    expect "reads: read_ahead = off: beta read each when its replay got there" 'waited for the backup to read their sectors first; 0 read ahead of the replay'
+    expect "reads: alpha's READ_HINTs went unused" 'pair: disk reads on the backup: .* 0 read ahead of the replay \(0 not, read-ahead full\)' 
     expect_not "reads: beta never went live" 'LIVE'
     expect_clean_poweroff reads.alpha reads.beta
     n=$(check_files "$WORK/reads-a.img" 20)
@@ -226,6 +230,8 @@ if want readskill; then
         'disk_reads = backup'
     on "$WORK/readskill.beta.serial"
     expect "readskill: beta had read the disk itself before going live" 'pair: disk reads on the backup: [1-9][0-9]* performed here, [1-9][0-9]* checked'
+    expect "readskill: beta read ahead of its replay as alpha's READ_HINTs came (read_ahead = on)" \
+        'pair: disk reads on the backup: .*; [1-9][0-9]* read ahead of the replay'
 fi
 # Two different drives called shared: alpha's guest formats and writes
 # its own; beta (which never writes a shared drive) reads zeros where
