@@ -58,9 +58,10 @@ static const struct ctl_name proc2_names[] = {
 static const struct ctl_name exit_names[] = {
     { EXIT_HOST_64BIT, "host address-space size" }, { EXIT_LOAD_EFER, "load IA32_EFER" },
     { EXIT_SAVE_EFER, "save IA32_EFER" }, { EXIT_LOAD_PAT, "load IA32_PAT" }, { EXIT_SAVE_PAT, "save IA32_PAT" },
-    { 0, NULL } };
+    { EXIT_SAVE_DEBUG, "save debug controls" }, { 0, NULL } };
 static const struct ctl_name entry_names[] = {
-    { ENTRY_LOAD_EFER, "load IA32_EFER" }, { ENTRY_LOAD_PAT, "load IA32_PAT" }, { 0, NULL } };
+    { ENTRY_LOAD_EFER, "load IA32_EFER" }, { ENTRY_LOAD_PAT, "load IA32_PAT" },
+    { ENTRY_LOAD_DEBUG, "load debug controls" }, { 0, NULL } };
 
 /* Compute one control field; append the names of missing bits to err. */
 static uint32_t control(uint64_t cap, uint32_t wanted, const struct ctl_name *names, const char *what, char *err,
@@ -148,11 +149,18 @@ int vcpu_init(struct vcpu *v, struct vm *vm, const struct vmx_caps *caps, char *
     uint32_t unused;
     proc2 |= vmx_adjust_controls(rdcap(MSR_VMX_PROCBASED2), PROC2_RDRAND_EXIT | PROC2_RDSEED_EXIT, &unused) &
              (PROC2_RDRAND_EXIT | PROC2_RDSEED_EXIT);
+    /* "Save debug controls" / "load debug controls" (SDM Vol. 3C, 24.7.1
+     * and 24.8.1): every VM exit sets DR7 to 400H (27.5.1), so without
+     * them the guest's DR7 (its hardware breakpoints) is gone after the
+     * first exit; the TRUE capability MSRs allow leaving them off, the
+     * guest needs them on. They carry IA32_DEBUGCTL the same way. */
     uint32_t exit = control(rdcap(t ? MSR_VMX_TRUE_EXIT : MSR_VMX_EXIT),
-                            EXIT_HOST_64BIT | EXIT_LOAD_EFER | EXIT_SAVE_EFER | EXIT_LOAD_PAT | EXIT_SAVE_PAT,
+                            EXIT_HOST_64BIT | EXIT_LOAD_EFER | EXIT_SAVE_EFER | EXIT_LOAD_PAT | EXIT_SAVE_PAT |
+                                EXIT_SAVE_DEBUG,
                             exit_names, "VM-exit", err, n, &bad);
-    uint32_t entry = control(rdcap(t ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY), ENTRY_LOAD_EFER | ENTRY_LOAD_PAT,
-                             entry_names, "VM-entry", err, n, &bad);
+    uint32_t entry = control(rdcap(t ? MSR_VMX_TRUE_ENTRY : MSR_VMX_ENTRY),
+                             ENTRY_LOAD_EFER | ENTRY_LOAD_PAT | ENTRY_LOAD_DEBUG, entry_names, "VM-entry", err, n,
+                             &bad);
     if (bad)
         return -1;
 
@@ -645,10 +653,6 @@ int vcpu_pmu_enable(struct vcpu *v, const struct vcpu_pmu_setup *s, char *why, s
      * Vol. 3B, "IA32_DEBUGCTL MSR"). */
     if (s->guest_debugctl_set || s->guest_debugctl_clear) {
         vmwrite(VMCS_GUEST_DEBUGCTL, (vmread(VMCS_GUEST_DEBUGCTL) | s->guest_debugctl_set) & ~s->guest_debugctl_clear);
-        /* Loading DEBUGCTL at entry loads DR7 too, so save both at exit
-         * (both controls are default-1 in the VMX capability MSRs). */
-        vmwrite(VMCS_ENTRY_CTLS, vmread(VMCS_ENTRY_CTLS) | ENTRY_LOAD_DEBUG);
-        vmwrite(VMCS_EXIT_CTLS, vmread(VMCS_EXIT_CTLS) | EXIT_SAVE_DEBUG);
     }
     /* The overflow interrupt as an NMI: with NMI exiting it ends the run
      * (SDM Vol. 3A, "Local Vector Table"; Vol. 3C, "Pin-Based VM-Execution

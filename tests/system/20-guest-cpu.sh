@@ -56,6 +56,14 @@ expect "cpuid: guest summary" 'guest: cpuid: all [0-9]+ checks passed$'
 expect "cpuid: guest exit code 0" 'vmm: guest exited: 0 \(exit hypercall\)'
 expect_rc "cpuid: clean power-off" 0
 
+# --- dregs: the guest's DR7 (and DR0-DR3) across VM exits ---
+guest_boot dregs 60
+expect "dregs: DR7 written" 'guest: ok: DR7 reads back 0x[0-9a-f]+ before any exit'
+expect "dregs: DR7 survives VM exits (save/load debug controls)" 'guest: ok: DR7 0x[0-9a-f]+ unchanged after 200 CPUID exits'
+expect "dregs: DR0-DR3 survive VM exits" 'guest: ok: DR0-DR3 unchanged'
+expect "dregs: guest summary" 'guest: dregs: all [0-9]+ checks passed$'
+expect_rc "dregs: clean power-off" 0
+
 # --- xsave: CR4.OSXSAVE, XSETBV and AVX state in the x86-64-v3 model ---
 # Fails until ftvisor tracks guest-owned CR4 bits: CR4.OSXSAVE is not in
 # the CR4 guest/host mask in this model, so the guest sets it without a
