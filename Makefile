@@ -59,7 +59,7 @@ KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
 KWARN   := -Wall -Wextra -Werror -Wno-unused-parameter
 
 KERNEL_DIRS := kernel vmm ft drivers net
-KERNEL_PENDING := ft/converge.c
+KERNEL_PENDING := ft/converge.c ft/migrate_wire.c
 # kernel/simd.h for host builds (unit tests, fuzzers, benchmarks).
 KERNEL_HOST_ONLY := kernel/simd_host.c
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c $(d)/dev/*.c)))
@@ -253,6 +253,7 @@ UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POL
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_inet_sum_SRCS := net/inet_sum.c
 UNIT_converge_SRCS := ft/converge.c kernel/format.c
+UNIT_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
@@ -284,6 +285,7 @@ FUZZ_BIN    := $(BUILD)/tests/fuzz
 FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c \
                    kernel/simd_host.c $(FUZZ_BIN)/poly1305_avx2.o
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
+FUZZ_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 $(FUZZ_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
 	@mkdir -p $(dir $@)
