@@ -8,6 +8,7 @@
  * batch changes no guest memory at all. */
 #include "migrate_wire.h"
 #include "../kernel/format.h"
+#include "../kernel/le.h"
 #include <string.h>
 
 bool mig_page_is_zero(const uint8_t *p)
@@ -21,33 +22,13 @@ bool mig_page_is_zero(const uint8_t *p)
     return acc == 0;
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 void mig_batch_begin(struct mig_batch *b, uint8_t *buf)
 {
     b->buf = buf;
     b->len = MIG_BATCH_HEAD;
     b->n = 0;
     b->zero = 0;
-    put16(buf, 0);
+    le16_put(buf, 0);
 }
 
 bool mig_batch_add(struct mig_batch *b, uint64_t gfn, const uint8_t *page)
@@ -55,7 +36,7 @@ bool mig_batch_add(struct mig_batch *b, uint64_t gfn, const uint8_t *page)
     if (b->n == MIG_BATCH_MAX || gfn >> 63)
         return false;
     bool zero = mig_page_is_zero(page);
-    put64(b->buf + b->len, gfn << 1 | (zero ? 1 : 0));
+    le64_put(b->buf + b->len, gfn << 1 | (zero ? 1 : 0));
     b->len += MIG_ENTRY_HEAD;
     if (!zero) {
         memcpy(b->buf + b->len, page, MIG_PAGE);
@@ -63,7 +44,7 @@ bool mig_batch_add(struct mig_batch *b, uint64_t gfn, const uint8_t *page)
     } else {
         b->zero++;
     }
-    put16(b->buf, (uint16_t)++b->n);
+    le16_put(b->buf, (uint16_t)++b->n);
     return true;
 }
 
@@ -74,7 +55,7 @@ int mig_batch_decode(const uint8_t *buf, size_t len, uint64_t npages, mig_page_f
         fmt_snprintf(why, n, "page batch of %llu bytes: shorter than its 2-byte count", (unsigned long long)len);
         return -1;
     }
-    unsigned count = (unsigned)buf[0] | (unsigned)buf[1] << 8;
+    unsigned count = le16_get(buf);
     if (count == 0 || count > MIG_BATCH_MAX) {
         fmt_snprintf(why, n, "page batch with %u pages (1 to %u allowed)", count, MIG_BATCH_MAX);
         return -1;
@@ -86,7 +67,7 @@ int mig_batch_decode(const uint8_t *buf, size_t len, uint64_t npages, mig_page_f
                          (unsigned long long)pos, (unsigned long long)len);
             return -1;
         }
-        uint64_t e = get64(buf + pos);
+        uint64_t e = le64_get(buf + pos);
         pos += MIG_ENTRY_HEAD;
         if ((e >> 1) >= npages) {
             fmt_snprintf(why, n, "page batch entry %u names page %llu; the guest has %llu", i + 1,
@@ -108,7 +89,7 @@ int mig_batch_decode(const uint8_t *buf, size_t len, uint64_t npages, mig_page_f
     }
     pos = MIG_BATCH_HEAD;
     for (unsigned i = 0; i < count; i++) {
-        uint64_t e = get64(buf + pos);
+        uint64_t e = le64_get(buf + pos);
         pos += MIG_ENTRY_HEAD;
         const uint8_t *page = NULL;
         if (!(e & 1)) {

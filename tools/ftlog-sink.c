@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../ft/log.h"
+#include "../kernel/le.h"
 
 #define DEFAULT_LISTEN "0.0.0.0:7420"
 #define MAX_CONNS 64            /* more wait in the listen backlog */
@@ -111,17 +112,6 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
     va_end(ap);
 }
 
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static const char *reason_name(int r, char *buf, size_t n)
 {
     switch (r) {
@@ -195,8 +185,8 @@ static void respond(struct conn *c, int status, uint64_t len, const char *text)
     memcpy(c->out, "FTLS", 4);
     c->out[4] = 1;
     c->out[5] = (uint8_t)status;
-    put16(c->out + 6, 0);
-    put64(c->out + 8, text ? tl : len);
+    le16_put(c->out + 6, 0);
+    le64_put(c->out + 8, text ? tl : len);
     memcpy(c->out + RESP_HEAD, text ? text : "", tl);
     c->out_len = RESP_HEAD + tl;
     c->out_off = 0;
