@@ -238,6 +238,16 @@ static void io_done(struct blk_io *io)
     kick();
 }
 
+/* Backup: read-ahead entry e is not wanted: free now, or once its read
+ * lands (ra_done()). */
+static void ra_drop(struct ra_entry *e)
+{
+    if (e->st == RA_DONE)
+        e->st = RA_FREE;
+    else if (e->st == RA_ISSUED)
+        e->stale = true;
+}
+
 /* Backup: the data of read-ahead entry e goes to slot i's request, which
  * is then where the backup's own read would leave it (io_done()). */
 static void ra_serve(struct ra_entry *e, unsigned i)
@@ -269,21 +279,15 @@ static bool ra_take(unsigned i)
         struct ra_entry *e = &G.ra[k];
         if (e->st == RA_FREE || e->stale || e->slot >= 0)
             continue;
-        if (e->rd < s->rd && e->st == RA_DONE)
-            e->st = RA_FREE;
-        else if (e->rd < s->rd)
-            e->stale = true;
+        if (e->rd < s->rd)
+            ra_drop(e);
         else if (e->rd == s->rd)
             hit = e;
     }
     if (!hit)
         return false;
     if (hit->lba != G.first + r->sector || hit->count != r->bytes / VBLK_SECTOR) {
-        /* Not the read the primary made under this ordinal: read here. */
-        if (hit->st == RA_DONE)
-            hit->st = RA_FREE;
-        else
-            hit->stale = true;
+        ra_drop(hit); /* not the read the primary made under this ordinal: read here */
         return false;
     }
     if (hit->st == RA_DONE && hit->status != VBLK_S_OK) {
@@ -459,16 +463,19 @@ uint64_t gio_reads_performed(void)
             G.vm->plat.blk.slot[i].req.type == VBLK_T_IN && s->rd < low)
             low = s->rd;
     }
-    /* Beyond the replay's reads, those read ahead in a row. */
-    for (bool more = low == G.reads; more;) {
-        more = false;
-        for (unsigned k = 0; k < RA_ENTRIES; k++)
-            if (G.ra[k].st == RA_DONE && !G.ra[k].stale && G.ra[k].rd == low && G.ra[k].status == VBLK_S_OK) {
-                low++;
-                more = true;
-            }
+    if (low != G.reads)
+        return low;
+    /* Beyond the replay's reads, those read ahead in a row: one pass marks
+     * the ordinals read ahead (at most RA_ENTRIES of them, so a run from
+     * low fits 64 bits), the trailing ones count the run. */
+    _Static_assert(RA_ENTRIES <= 64, "one bit per entry");
+    uint64_t have = 0;
+    for (unsigned k = 0; k < RA_ENTRIES; k++) {
+        const struct ra_entry *e = &G.ra[k];
+        if (e->st == RA_DONE && !e->stale && e->status == VBLK_S_OK && e->rd >= low && e->rd - low < 64)
+            have |= 1ull << (e->rd - low);
     }
-    return low;
+    return low + (have == ~0ull ? 64 : (uint64_t)__builtin_ctzll(~have));
 }
 
 void gio_report(const char *who)
@@ -507,12 +514,8 @@ void gio_set_replay(struct vm *vm, bool replay)
     /* Reads ahead nobody waits for are not wanted any more (a slot that
      * waits for one gets it when it lands, as a completion). */
     for (unsigned k = 0; k < RA_ENTRIES; k++)
-        if (G.ra[k].slot < 0) {
-            if (G.ra[k].st == RA_DONE)
-                G.ra[k].st = RA_FREE;
-            else if (G.ra[k].st == RA_ISSUED)
-                G.ra[k].stale = true;
-        }
+        if (G.ra[k].slot < 0)
+            ra_drop(&G.ra[k]);
     /* Go-live: the requests the log started and never completed go to
      * this host's drive now, oldest first (a write the backup carried out
      * already is written again: the same data to the same sectors). */

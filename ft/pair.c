@@ -428,6 +428,13 @@ static bool pair_gate(void)
 
 static uint64_t lag_pct(unsigned pct);
 
+/* What the periodic state digests cost this host (both hosts print it). */
+static void report_digests(void)
+{
+    log_info("pair", "state digests read %llu guest pages again (%llu MiB)", (unsigned long long)rr_digest_pages_read(),
+             (unsigned long long)(rr_digest_pages_read() >> 8));
+}
+
 /* The protected run in figures (make bench reads this line). */
 static void report(void)
 {
@@ -447,8 +454,7 @@ static void report(void)
              (unsigned long long)(throttled / 1000000u),
              (unsigned long long)(t.late_n ? t.late_sum_ns / t.late_n / 1000 : 0),
              (unsigned long long)(t.late_max_ns / 1000));
-    log_info("pair", "state digests read %llu guest pages again (%llu MiB)", (unsigned long long)rr_digest_pages_read(),
-             (unsigned long long)(rr_digest_pages_read() >> 8));
+    report_digests();
 }
 
 static void go_unprotected(const char *why)
@@ -624,8 +630,7 @@ static void replay_over(struct vm *vm)
         log_info("pair", "the log delivered %llu disk completions with %llu bytes of read data (%llu bytes read "
                          "here and checked)",
                  (unsigned long long)t.dev_done, (unsigned long long)t.dev_bytes, (unsigned long long)t.dev_checked);
-    log_info("pair", "state digests read %llu guest pages again (%llu MiB)", (unsigned long long)rr_digest_pages_read(),
-             (unsigned long long)(rr_digest_pages_read() >> 8));
+    report_digests();
     gio_report("pair");
     /* The primary releases its last output on our acknowledgement: send
      * it before going (backup_poll()). */

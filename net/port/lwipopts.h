@@ -41,8 +41,7 @@
 #define TCP_RCV_SCALE 2
 /* The Internet checksum's sum 8 bytes per add (net/inet_sum.c) instead
  * of lwIP's own 4 bytes with a carry test. */
-#include <stdint.h>
-uint16_t inet_sum(const void *p, int len);
+#include "../inet_sum.h"
 #define LWIP_CHKSUM inet_sum
 
 #endif
