@@ -124,7 +124,7 @@ $(KOBJ)/gen/font.o: $(BUILD)/gen/font.c
 
 # Two links: the first gives the symbol table that the second embeds for
 # stack traces. Code addresses must not move between them: checked.
-KLDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack -T linker.ld
+KLDFLAGS := -nostdlib -static -z max-page-size=4096 -z noexecstack --build-id=sha1 -T linker.ld
 $(BUILD)/ftvisor.elf: $(KERNEL_OBJS) linker.ld tools/gen-ksyms
 	tools/gen-ksyms > $(BUILD)/ksyms0.S
 	$(CC) -c $(BUILD)/ksyms0.S -o $(BUILD)/ksyms0.o

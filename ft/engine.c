@@ -170,6 +170,7 @@ static const struct engine_policy live_policy = { "live", live_peek, live_point,
                                                   live_deliver };
 
 void engine_set_live_policy(void) { engine_set_policy(&live_policy, NULL); }
+bool engine_is_live(void) { return policy == &live_policy; }
 
 /* The guest does not run (waiting for a log, a peer, or stopped). */
 static bool hold_slice(void *ctx, struct vm *vm)

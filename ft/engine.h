@@ -41,6 +41,8 @@ struct engine_policy {
 void engine_set_policy(const struct engine_policy *p, void *ctx);
 /* The live policy (no recording): the guest's input is whatever vm->in is. */
 void engine_set_live_policy(void);
+/* Is the live policy the one in force (not record, replay or held)? */
+bool engine_is_live(void);
 /* A policy that does not run the guest at all. */
 void engine_set_hold_policy(void);
 /* hold() true: the guest does not run this main-loop pass (the pair's

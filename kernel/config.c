@@ -85,6 +85,7 @@ static const struct keydef debug_keys[] = {
     { "disk_test", K_SERIAL, F(struct cfg_debug, disk_test), 0, 0, NULL, false },
     { "profile", K_ENUM, F(struct cfg_debug, profile), 0, 0, switch_names, false },
     { "read_ahead", K_ENUM, F(struct cfg_debug, read_ahead), 0, 0, switch_names, false },
+    { "checkpoint_every_ms", K_U32, F(struct cfg_debug, checkpoint_every_ms), 1, 86400000, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 
@@ -115,7 +116,7 @@ struct parser {
     int sec_first_line[NSECTIONS];
     const char *pending_name; /* [host NAME] for messages */
     char hostname[CFG_NAME_MAX];
-    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, disk_reads_line, nic_mac_line;
+    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, disk_reads_line, nic_mac_line, checkpoint_line;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt, ...)
@@ -577,6 +578,8 @@ static int assignment(struct parser *p, char *s)
         p->disk_mode_line = p->line;
     if (sections[p->sec].id == S_GUEST && strcmp(key, "disk_reads") == 0)
         p->disk_reads_line = p->line;
+    if (sections[p->sec].id == S_DEBUG && strcmp(key, "checkpoint_every_ms") == 0)
+        p->checkpoint_line = p->line;
     if (sections[p->sec].id == S_GUEST && strcmp(key, "nic_mac") == 0)
         p->nic_mac_line = p->cfg->guest.nic_mac_line = p->line;
     return set_value(p, &keys[idx], v);
@@ -650,6 +653,9 @@ static int cross_check(struct parser *p)
         (!cfg->pair.present || (cfg->record.present && cfg->record.mode != CFG_REC_OFF)))
         return fail(p, p->disk_reads_line, "disk_reads = backup is for a [pair]'s backup: a recording replayed "
                                            "later must carry its disk reads in the log");
+    if (p->checkpoint_line && (cfg->pair.present || (cfg->record.present && cfg->record.mode != CFG_REC_OFF)))
+        return fail(p, p->checkpoint_line, "checkpoint_every_ms tests a guest run alone: not with a [pair] or a "
+                                           "[record] mode");
     if (cfg->guest.disk.path[0] && cfg->guest.disk_serial[0])
         return fail(p, cfg->guest.disk_device_line,
                     "disk_device: the guest has one disk: either an image file (disk, line %d) or a device",

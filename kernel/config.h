@@ -143,6 +143,9 @@ struct cfg_debug {
     /* Sample where the hypervisor spends its time; report at power-off. */
     enum cfg_switch profile;
     enum cfg_switch read_ahead; /* a backup with disk_reads = backup reads ahead of its replay */
+    /* Save the machine state this often (virtual ms), rebuild the vCPU
+     * and devices, restore it (ft/checkpoint.c): migration's state test. */
+    uint32_t checkpoint_every_ms;
 };
 
 struct config {

@@ -11,6 +11,7 @@
 #include "lapic.h"
 #include "layout.h"
 #include "log.h"
+#include "build_id.h"
 #include "paging.h"
 #include "panic.h"
 #include "pmm.h"
@@ -221,7 +222,8 @@ void kernel_main(uint64_t fdt_phys)
     idt_init();
     serial_init();
     kprintf("\n");
-    log_info("ftvisor", "ftvisor %s (%s), a fault-tolerant microhypervisor", FTVISOR_VERSION, FTVISOR_GIT);
+    log_info("ftvisor", "ftvisor %s (%s, build %s), a fault-tolerant microhypervisor", FTVISOR_VERSION, FTVISOR_GIT,
+             build_id_hex());
 
     char err[200];
     if (bootinfo_parse(phys_to_virt(fdt_phys), &bi, err, sizeof(err)))

@@ -16,20 +16,6 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define MSR_VMX_CR0_FIXED0 0x486
-#define MSR_VMX_CR0_FIXED1 0x487
-#define MSR_VMX_CR4_FIXED0 0x488
-#define MSR_VMX_CR4_FIXED1 0x489
-#define MSR_VMX_PINBASED 0x481
-#define MSR_VMX_PROCBASED 0x482
-#define MSR_VMX_EXIT 0x483
-#define MSR_VMX_ENTRY 0x484
-#define MSR_VMX_PROCBASED2 0x48b
-#define MSR_VMX_TRUE_PINBASED 0x48d
-#define MSR_VMX_TRUE_PROCBASED 0x48e
-#define MSR_VMX_TRUE_EXIT 0x48f
-#define MSR_VMX_TRUE_ENTRY 0x490
-
 #define CR0_PE (1ull << 0)
 #define CR0_NE (1ull << 5)
 #define CR0_PG (1ull << 31)
@@ -295,6 +281,7 @@ static void common_guest_state(struct vcpu *v, uint64_t cr0)
     /* A reset discards an event an exit interrupted (the VMCS stays
      * launched, so its IDT-vectoring field would otherwise be replayed). */
     v->discard_vectoring = true;
+    v->carried_idt = 0;
     vmwrite(VMCS_ENTRY_INTR_INFO, 0);
 }
 
@@ -453,22 +440,33 @@ static void set_nmi_window(struct vcpu *v, bool on)
  * an event whose delivery an exit interrupted, then a pending exception,
  * then an external interrupt when the guest can take one (SDM Vol. 3,
  * "Event Injection"). */
+static void reinject(struct vcpu *v, uint32_t idt, uint32_t err, uint32_t insn_len)
+{
+    v->injected = idt & ~(1u << 12);
+    vmwrite(VMCS_ENTRY_INTR_INFO, v->injected);
+    if (idt & INTR_INFO_DELIVER_ERR)
+        vmwrite(VMCS_ENTRY_EXCEPTION_ERR, err);
+    uint32_t type = idt & (7u << 8);
+    if (type == INTR_TYPE_SW_INT || type == INTR_TYPE_SW_EXCEPTION || type == (5u << 8))
+        vmwrite(VMCS_ENTRY_INSN_LEN, insn_len);
+}
+
 static void inject_events(struct vcpu *v)
 {
     v->injected = 0;
+    if (v->carried_idt & INTR_INFO_VALID) {
+        reinject(v, v->carried_idt, v->carried_idt_err, v->carried_insn_len);
+        v->carried_idt = 0;
+        return;
+    }
     uint32_t idt = (uint32_t)vmread(VMCS_IDT_VECTORING_INFO);
     if (v->discard_vectoring) {
         v->discard_vectoring = false;
         idt = 0;
     }
     if (v->launched && (idt & INTR_INFO_VALID)) {
-        v->injected = idt & ~(1u << 12);
-        vmwrite(VMCS_ENTRY_INTR_INFO, v->injected);
-        if (idt & INTR_INFO_DELIVER_ERR)
-            vmwrite(VMCS_ENTRY_EXCEPTION_ERR, vmread(VMCS_IDT_VECTORING_ERR));
-        uint32_t type = idt & (7u << 8);
-        if (type == INTR_TYPE_SW_INT || type == INTR_TYPE_SW_EXCEPTION || type == (5u << 8))
-            vmwrite(VMCS_ENTRY_INSN_LEN, vmread(VMCS_EXIT_INSN_LEN));
+        reinject(v, idt, idt & INTR_INFO_DELIVER_ERR ? (uint32_t)vmread(VMCS_IDT_VECTORING_ERR) : 0,
+                 (uint32_t)vmread(VMCS_EXIT_INSN_LEN));
         /* The interrupted event wins; a pending exception waits. */
         return;
     }
@@ -521,6 +519,8 @@ static void inject_events(struct vcpu *v)
 bool vcpu_would_inject(struct vcpu *v)
 {
     /* inject_events()'s decisions, without making them. */
+    if (v->carried_idt & INTR_INFO_VALID)
+        return true;
     if (v->launched && !v->discard_vectoring && (vmread(VMCS_IDT_VECTORING_INFO) & INTR_INFO_VALID))
         return true;
     if (v->exc_pending)

@@ -69,6 +69,10 @@ struct vcpu {
     /* An NMI for the guest waits here until it can be delivered. */
     bool nmi_pending;
     bool discard_vectoring;
+    /* An event a VM exit interrupted on another VMCS (a restored machine
+     * state, vmm/vmstate.c): the next entry re-injects it, as it would
+     * from this VMCS's own IDT-vectoring fields. */
+    uint32_t carried_idt, carried_idt_err, carried_insn_len;
     /* The PMU landmark backend (ft/landmark.c, ft/pmu.c): PMC0 counts the
      * guest's retired conditional branches in VMX non-root operation only
      * (IA32_PERF_GLOBAL_CTRL loaded on entry and exit); pmc_preset is

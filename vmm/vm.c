@@ -106,6 +106,7 @@ int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config
         return -1;
     }
     vm->cpu_cr4_allowed = vm->cpu->cr4;
+    vm->caps = caps;
     vm->tsc_hz = vm->in->tsc_hz(vm->in_ctx);
     vm->host_tsc_hz = clock_tsc_hz();
     vm->preempt_shift = (unsigned)(caps->misc & 31);
@@ -187,6 +188,23 @@ int vm_boot(struct vm *vm, bool cold, char *err, size_t n)
              (unsigned long long)(vm->mem.ram_bytes >> 20), vm->cpu->name,
              (unsigned long long)(vm->tsc_hz / 1000000), (unsigned long long)(vm->tsc_hz / 1000 % 1000),
              vm->in->name);
+    return 0;
+}
+
+int vm_rewire(struct vm *vm, char *err, size_t n)
+{
+    struct vcpu *v = &vm->vcpu;
+    vmcs_release(v->vmcs_pa);
+    if (vcpu_init(v, vm, vm->caps, err, n))
+        return -1;
+    /* The power-on register state, and the CPU-held state reset (the
+     * restore overwrites all of it; nothing of the old guest remains). */
+    vcpu_set_real_mode(v, 0, 0, 0);
+    vm->time_valid = false;
+    vm->plat.request = PLAT_REQ_NONE;
+    platform_init(vm, vm->config.epoch_seconds, true);
+    vdisk_attach(vm);
+    vnic_attach(vm);
     return 0;
 }
 

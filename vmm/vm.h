@@ -59,6 +59,7 @@ struct vm {
     struct vcpu vcpu;
     struct platform plat;
     const struct cpu_model *cpu;
+    const struct vmx_caps *caps; /* this host's, for a fresh VMCS (vm_rewire()) */
     uint64_t cpu_cr4_allowed;
     uint64_t tsc_hz;
     uint64_t host_tsc_hz;   /* for the VMX-preemption timer */
@@ -86,6 +87,12 @@ extern struct vm the_vm;
  * vCPU. Returns 0 or -1 with the reason in err. */
 int vm_create(struct vm *vm, const struct vmx_caps *caps, const struct vm_config *c, char *err, size_t n);
 int vm_boot(struct vm *vm, bool cold, char *err, size_t n);
+/* What a restored machine state (vmm/vmstate.h) is loaded into: a fresh
+ * VMCS for the vCPU, its registers and the CPU-held state at their
+ * power-on values, and freshly initialised devices with the disk and NIC
+ * attached; RAM is left as it is (a migration's destination has received
+ * it). 0, or -1 with the reason. */
+int vm_rewire(struct vm *vm, char *err, size_t n);
 /* Apply a platform request the guest made (ACPI power-off, reset) after an
  * exit: a reset reboots the guest from its image. */
 void vm_platform_requests(struct vm *vm);

@@ -8,11 +8,7 @@
 #include "../kernel/pmm.h"
 #include <string.h>
 
-/* CR0/CR4 bits VMX operation requires (SDM Vol. 3, Appendix A.7, A.8). */
-#define MSR_VMX_CR0_FIXED0 0x486
-#define MSR_VMX_CR0_FIXED1 0x487
-#define MSR_VMX_CR4_FIXED0 0x488
-#define MSR_VMX_CR4_FIXED1 0x489
+/* CR4.VMXE: VMX operation (SDM Vol. 3C, 23.7 "Enabling and Entering VMX Operation"). */
 #define CR4_VMXE (1ull << 13)
 
 uint32_t vmx_adjust_controls(uint64_t cap, uint32_t wanted, uint32_t *missing)
@@ -101,4 +97,16 @@ uint64_t vmcs_create(const struct vmx_caps *caps)
     if (bad)
         panic("VMPTRLD failed: %s", vmx_insn_error_name((uint32_t)vmread(VMCS_VM_INSN_ERROR)));
     return pa;
+}
+
+void vmcs_release(uint64_t pa)
+{
+    /* VMCLEAR writes the VMCS's cached state back to its region and makes
+     * it neither current nor active (SDM Vol. 3C, 24.11.3 "Initializing a
+     * VMCS"; Vol. 2, VMCLEAR): the page can then go back to the allocator. */
+    uint8_t bad;
+    __asm__ volatile("vmclear %1; setbe %0" : "=qm"(bad) : "m"(pa) : "cc", "memory");
+    if (bad)
+        panic("VMCLEAR of the guest's VMCS failed");
+    pmm_free(pa, 1);
 }

@@ -28,6 +28,8 @@ int vmx_enable(const struct vmx_caps *caps, char *err, size_t n);
 
 /* Allocate, clear and load a VMCS. Returns its physical address. */
 uint64_t vmcs_create(const struct vmx_caps *caps);
+/* VMCLEAR a VMCS (no longer current) and free its page. */
+void vmcs_release(uint64_t pa);
 
 /* Enter the guest (vmx_entry.S). launched selects VMRESUME. Returns 0
  * after a VM exit, 1 on VMfailValid (error in VMCS_VM_INSN_ERROR), 2 on

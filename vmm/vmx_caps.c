@@ -4,19 +4,6 @@
 #include <string.h>
 
 /* Capability MSRs (SDM Vol. 4, Table 2-2; Vol. 3, Appendix A). */
-#define MSR_VMX_BASIC 0x480
-#define MSR_VMX_PINBASED 0x481
-#define MSR_VMX_PROCBASED 0x482
-#define MSR_VMX_EXIT 0x483
-#define MSR_VMX_ENTRY 0x484
-#define MSR_VMX_MISC 0x485
-#define MSR_VMX_PROCBASED2 0x48b
-#define MSR_VMX_EPT_VPID_CAP 0x48c
-#define MSR_VMX_TRUE_PINBASED 0x48d
-#define MSR_VMX_TRUE_PROCBASED 0x48e
-#define MSR_VMX_TRUE_EXIT 0x48f
-#define MSR_VMX_TRUE_ENTRY 0x490
-#define MSR_VMX_VMFUNC 0x491
 
 /* "Allowed 1-settings" are the high 32 bits of a control MSR (A.3). */
 static bool allowed1(uint64_t msr_value, int bit) { return (msr_value >> (32 + bit)) & 1; }

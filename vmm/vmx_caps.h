@@ -6,6 +6,25 @@
 #include <stdint.h>
 #include <stdbool.h>
 
+/* The VMX capability MSRs (SDM Vol. 4, table 2-2; Vol. 3C, Appendix A). */
+#define MSR_VMX_BASIC 0x480
+#define MSR_VMX_PINBASED 0x481
+#define MSR_VMX_PROCBASED 0x482
+#define MSR_VMX_EXIT 0x483
+#define MSR_VMX_ENTRY 0x484
+#define MSR_VMX_MISC 0x485
+#define MSR_VMX_CR0_FIXED0 0x486
+#define MSR_VMX_CR0_FIXED1 0x487
+#define MSR_VMX_CR4_FIXED0 0x488
+#define MSR_VMX_CR4_FIXED1 0x489
+#define MSR_VMX_PROCBASED2 0x48b
+#define MSR_VMX_EPT_VPID_CAP 0x48c
+#define MSR_VMX_TRUE_PINBASED 0x48d
+#define MSR_VMX_TRUE_PROCBASED 0x48e
+#define MSR_VMX_TRUE_EXIT 0x48f
+#define MSR_VMX_TRUE_ENTRY 0x490
+#define MSR_VMX_VMFUNC 0x491
+
 struct vmx_caps {
     bool present;       /* CPUID.1:ECX.VMX[bit 5] */
     bool msr_readable;  /* the capability MSRs answered */

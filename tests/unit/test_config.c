@@ -407,6 +407,19 @@ TEST(disk_reads_forms)
     FAILS(HOST_A GUEST "disk_device = ABC\ndisk_reads = primary\n", 9, "disk_reads: 'primary' is not one of: log, backup");
 }
 
+TEST(checkpoint_forms)
+{
+    PARSES(HOST_A GUEST "[debug]\ncheckpoint_every_ms = 10\n");
+    CHECK_EQ(cfg.debug.checkpoint_every_ms, 10u);
+    PARSES(HOST_A GUEST);
+    CHECK_EQ(cfg.debug.checkpoint_every_ms, 0u);
+    FAILS(HOST_A GUEST "[debug]\ncheckpoint_every_ms = 0\n", 9, "checkpoint_every_ms");
+    FAILS(HOST_A GUEST "[pair]\n" PAIR_KEY "[debug]\ncheckpoint_every_ms = 10\n", 11,
+          "checkpoint_every_ms tests a guest run alone: not with a [pair] or a [record] mode");
+    FAILS(HOST_A GUEST "[record]\nmode = selfcheck\n[debug]\ncheckpoint_every_ms = 10\n", 11,
+          "checkpoint_every_ms tests a guest run alone");
+}
+
 TEST(guest_nic_forms)
 {
     PARSES(HOST_A "guest_nic = 52:54:00:00:00:11\n" GUEST "nic_mac = 52:54:00:00:00:99\n");
@@ -587,7 +600,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
           "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, disk_reads, nic_mac, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
-          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip, disk_test, profile, read_ahead)");
+          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip, disk_test, profile, read_ahead, checkpoint_every_ms)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");
 }
 
