@@ -59,7 +59,7 @@ KCFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc -isystem $(GCC_INC) \
 KWARN   := -Wall -Wextra -Werror -Wno-unused-parameter
 
 KERNEL_DIRS := kernel vmm ft drivers net
-KERNEL_PENDING := ft/converge.c ft/migrate_wire.c
+KERNEL_PENDING :=
 # kernel/simd.h for host builds (unit tests, fuzzers, benchmarks).
 KERNEL_HOST_ONLY := kernel/simd_host.c
 KERNEL_C    := $(sort $(foreach d,$(KERNEL_DIRS),$(wildcard $(d)/*.c $(d)/dev/*.c)))

@@ -10,6 +10,7 @@
  * first, 10% more each further such round), which slows its dirtying;
  * the round cap bounds the whole. */
 #include "converge.h"
+#include "../vmm/dev/vdev.h"
 #include "../kernel/format.h"
 
 void converge_default_cfg(struct converge_cfg *cfg)
@@ -30,12 +31,9 @@ void converge_init(struct converge *c, const struct converge_cfg *cfg)
         c->cfg.throttle_max = 99; /* the guest must keep running */
 }
 
-/* a * b / d without overflow, saturating at UINT64_MAX. */
-static uint64_t muldiv(uint64_t a, uint64_t b, uint64_t d)
-{
-    unsigned __int128 q = (unsigned __int128)a * b / (d ? d : 1);
-    return q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
-}
+/* a * b / d without overflow, saturating at UINT64_MAX (no libgcc in
+ * the kernel: vdev.h's DIV-based helper). */
+static uint64_t muldiv(uint64_t a, uint64_t b, uint64_t d) { return muldiv64(a, b, d ? d : 1); }
 
 uint64_t converge_downtime_ns(const struct converge *c, uint64_t bytes)
 {

@@ -88,8 +88,7 @@ static uint64_t memory_digest(struct vm *vm, bool all)
     bool cleared = false;
     for (uint64_t i = 0; i < m->nchunks; i++) {
         uint64_t dirty[8];
-        unsigned n = m->ept_ad ? guest_mem_take_dirty(m, i, dirty) : 0;
-        cleared |= n != 0;
+        unsigned n = m->ept_ad ? guest_mem_take_dirty(m, DIRTY_DIGEST, i, dirty, &cleared) : 0;
         if (all)
             read_pages(vm, i, NULL);
         else if (n)

@@ -27,6 +27,17 @@
  *                               sector, sectors; the backup reads it ahead
  *                               of its replay (ft/guest_io.c)
  *
+ * Re-protection (docs/migration.md): a host that runs the guest alone (an
+ * unprotected primary, or a backup that went live) and sees a peer boot
+ * clones the running guest to it, then protects it again:
+ *   CLONE       survivor -> peer  virtual TSC rate, RTC epoch, RAM size
+ *   CLONE_READY peer -> survivor  its guest config digest
+ *   PAGES       survivor -> peer  pre-copy page batches (ft/migrate.c),
+ *                                 round after round while the guest runs
+ *   STATE       survivor -> peer  after the guest stopped and the last
+ *                                 pages: the machine state (vmm/vmstate.h)
+ * then START and LOG as above, the log's initial state being the clone.
+ *
  * Output rule: the guest's console bytes on the primary are held until the
  * backup has acknowledged (the channel's acks) every log frame written
  * before them; then they reach the host consoles. The backup keeps what
@@ -44,11 +55,14 @@
 #include "rr.h"
 #include "engine.h"
 #include "guest_io.h"
+#include "migrate.h"
 #include "../net/arbiter.h"
 #include "../net/channel.h"
 #include "../net/heartbeat.h"
 #include "../net/status.h"
 #include "../vmm/vm.h"
+#include "../vmm/vdisk.h"
+#include "../vmm/vmstate.h"
 #include "../kernel/clock.h"
 #include "../kernel/console.h"
 #include "../kernel/format.h"
@@ -70,6 +84,10 @@
 #define MSG_DIVERGED (CHAN_TYPE_USER + 7)
 #define MSG_MARK (CHAN_TYPE_USER + 8)
 #define MSG_READ_HINT (CHAN_TYPE_USER + 9)
+#define MSG_CLONE (CHAN_TYPE_USER + 10)
+#define MSG_CLONE_READY (CHAN_TYPE_USER + 11)
+#define MSG_PAGES (CHAN_TYPE_USER + 12)
+#define MSG_STATE (CHAN_TYPE_USER + 13)
 
 #define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
 #define LOG_MSG_HEAD 24
@@ -100,9 +118,22 @@ enum pstate {
     PS_STANDBY,     /* backup: stopped following (refused, diverged, foreign log) */
     PS_STOPPED,     /* primary: the backup was granted the guest; ours is stopped */
     PS_ENDING,      /* primary: the guest ended; releasing the last output */
+    PS_CLONING,     /* running alone: cloning the guest to a peer that booted */
+    PS_RECEIVING,   /* backup: receiving a clone of the running guest */
 };
-static const char *const state_names[] = { "off", "waiting for the peer", "protected", "replaying", "arbitrating", "going live",
-                                           "unprotected", "live", "standby", "stopped", "ending" };
+static const char *const state_names[] = { "off",         "waiting for the peer", "protected", "replaying",
+                                           "arbitrating", "going live",           "unprotected", "live",
+                                           "standby",     "stopped",              "ending",    "cloning",
+                                           "receiving a clone" };
+
+/* Cloning, on the host that runs the guest. */
+enum clone_phase {
+    CL_OFFERED, /* CLONE sent: waiting for CLONE_READY */
+    CL_ROUNDS,  /* pre-copy rounds while the guest runs */
+    CL_QUIESCE, /* the guest stopped: its disk requests finish */
+    CL_FINAL,   /* the last pages */
+    CL_STATE,   /* the machine state, then protection */
+};
 
 static struct {
     enum role role;
@@ -155,6 +186,14 @@ static struct {
     uint64_t last_heard_ms; /* when it was last heard from, then */
     bool replay_started, booted;
     uint8_t init_digest[LOG_STATE_DIGEST_LEN];
+    /* Cloning (re-protection). */
+    enum clone_phase clone_phase;
+    enum pstate clone_prev;    /* the state to go back to if the clone fails */
+    uint64_t clone_boot;       /* the peer boot the clone is for */
+    uint64_t clone_refused;    /* a peer boot that refused (or failed) a clone */
+    uint64_t clone_start_ns, clone_stop_ns, clone_vtime;
+    size_t clone_state_len;
+    uint64_t clones;           /* clones completed (this host sent) */
     /* Both: log rate over the last second. */
     uint64_t rate_mark_ms, rate_mark_bytes, rate_bps;
 } F;
@@ -405,6 +444,9 @@ static uint64_t lag_ns(void)
 /* The engine's gate: the guest waits while the backup is too far behind. */
 static bool pair_gate(void)
 {
+    /* Cloning: stopped for the last copy, or auto-converge's share. */
+    if (F.st == PS_CLONING)
+        return F.clone_phase >= CL_QUIESCE || (F.clone_phase == CL_ROUNDS && migrate_hold());
     if (F.role != R_PRIMARY || (F.st != PS_PROTECTED && F.st != PS_ARBITRATING))
         return false;
     const struct config *cfg = kernel_config();
@@ -697,6 +739,242 @@ static void bk_log(const uint8_t *data, uint32_t len)
              (unsigned long long)F.epoch, (unsigned long long)(now_ms() - t0));
 }
 
+/* ---- re-protection: cloning the running guest to a peer that booted ------ */
+
+static bool peer_lost(uint64_t *hb_ms, uint64_t *ch_ms);
+static uint8_t clone_state[VMSTATE_MAX];
+
+static bool disk_busy(const struct vm *vm)
+{
+    for (unsigned i = 0; vm->plat.has_blk && i < VBLK_SLOTS; i++)
+        if (vm->plat.blk.slot[i].busy)
+            return true;
+    return false;
+}
+
+/* Running alone (unprotected, or live after a failover) and a peer booted
+ * that is not the one this host followed or protected: offer it a clone. */
+static void maybe_offer_clone(void)
+{
+    struct vm *vm = &the_vm;
+    uint64_t pb = chan_peer_boot();
+    if (!pb || pb == F.peer_boot || pb == F.clone_refused || F.guest_ended || !vm->created ||
+        vm->vcpu.stop != VCPU_RUNNING)
+        return;
+    struct gio_stats io;
+    gio_stats(&io);
+    if (vdisk_memory_writes() || (gio_private() && io.writes)) {
+        /* The peer's copy of the disk no longer matches: copying a
+         * non-shared disk along (issue 8) is not built yet. */
+        F.clone_refused = pb;
+        log_warn("pair", "%s booted, but this guest wrote its own copy of the disk (held here, not shared): a clone "
+                         "cannot carry the disk yet, so the guest stays unprotected",
+                 F.peer_name);
+        send_leave("the guest's disk is not shared and cloning it is not built yet");
+        return;
+    }
+    char why[200];
+    if (F.role == R_BACKUP && landmark_select(vm, kernel_config()->record.landmark, &F.backend, why, sizeof(why))) {
+        F.clone_refused = pb;
+        log_error("pair", "%s booted, but this host cannot record its guest (landmark: %s): it stays unprotected",
+                  F.peer_name, why);
+        send_leave("this host cannot record its guest");
+        return;
+    }
+    uint64_t m[3] = { vm->tsc_hz, vm->config.epoch_seconds, vm->mem.ram_bytes };
+    if (!chan_send(MSG_CLONE, m, sizeof(m)))
+        return;
+    F.clone_prev = F.st;
+    F.clone_boot = pb;
+    F.clone_phase = CL_OFFERED;
+    set_state(PS_CLONING);
+    log_info("pair", "%s booted (boot %016llx) while this host runs the guest alone: offering it a clone of the "
+                     "running guest, to protect it again",
+             F.peer_name, (unsigned long long)pb);
+}
+
+/* The clone failed: the guest runs on alone, as before. */
+static void clone_abort(const char *why)
+{
+    log_warn("pair", "the clone to %s stops: %s; the guest runs on unprotected", F.peer_name, why);
+    F.clone_refused = F.clone_boot;
+    set_state(F.clone_prev);
+}
+
+static bool send_pages(const uint8_t *batch, size_t len) { return chan_send(MSG_PAGES, batch, (uint32_t)len) != 0; }
+
+/* The peer's guest config matches: copy memory while the guest runs on.
+ * From here the guest runs on the live policy with time continuing, so
+ * that stopping it and beginning a new log later need no recorder state. */
+static void clone_begin(struct vm *vm)
+{
+    vtime_t t = vm->in->now(vm->in_ctx);
+    live_base = t > vm->time_now ? t : vm->time_now;
+    live_base_ns = clock_ns();
+    vm->in = &cont_input;
+    vm->in_ctx = NULL;
+    if (F.role == R_PRIMARY)
+        vm_events_register(&pri_events, NULL); /* nothing held: shown at once */
+    engine_set_live_policy();
+    engine_set_gate(pair_gate);
+    migrate_start(vm);
+    F.clone_start_ns = clock_ns();
+    F.clone_phase = CL_ROUNDS;
+    log_info("pair", "cloning the guest to %s: %llu MiB of memory in rounds while it runs", F.peer_name,
+             (unsigned long long)(vm->mem.ram_bytes >> 20));
+}
+
+/* The guest runs on this host from now on as a protected primary. */
+static void become_primary(void)
+{
+    F.role = R_PRIMARY;
+    F.sent_abs = F.acked_abs = 0;
+    F.in_head = F.in_tail = 0;
+    F.con_released = F.con_shown = F.con_total;
+    F.seg_head = F.seg_tail = 0;
+    F.mark_head = F.mark_tail = 0;
+    F.wr_head = F.wr_tail = 0;
+    F.backup_replayed = F.backup_reads = 0;
+    F.backup_waiting = false;
+    F.throttling = false;
+    F.mark_exit = F.mark_icount = F.mark_complete = 0;
+    F.guest_ended = false;
+    F.lag_samples = 0;
+    memset(F.lag_hist, 0, sizeof(F.lag_hist));
+}
+
+static void clone_poll(void)
+{
+    struct vm *vm = &the_vm;
+    uint64_t hb = 0, ch = 0;
+    if (chan_peer_boot() != F.clone_boot || peer_lost(&hb, &ch)) {
+        clone_abort("the peer restarted or was lost");
+        return;
+    }
+    if (vm->vcpu.stop != VCPU_RUNNING) {
+        send_leave("the guest ended during its clone");
+        clone_abort("the guest ended");
+        return;
+    }
+    if (F.clone_phase == CL_OFFERED) {
+        if (now_ms() - F.since_ms > 30000) {
+            send_leave("no answer to the clone offer");
+            clone_abort("no answer to the clone offer in 30 s");
+        }
+        return;
+    }
+    if (F.clone_phase == CL_ROUNDS) {
+        if (migrate_poll(send_pages) != MIG_STOP_COPY)
+            return;
+        F.clone_stop_ns = clock_ns();
+        F.clone_phase = CL_QUIESCE;
+        log_info("pair", "cloning: the guest stops for the last copy");
+    }
+    if (F.clone_phase == CL_QUIESCE) {
+        /* Requests the guest's disk has in flight finish and enter the
+         * guest first: the machine state carries none in flight. */
+        if (disk_busy(vm)) {
+            if (gio_pending()) {
+                vm_new_point(vm);
+                vm_now(vm);
+                gio_deliver(vm, NULL);
+            }
+            return;
+        }
+        migrate_final();
+        F.clone_phase = CL_FINAL;
+    }
+    if (F.clone_phase == CL_FINAL) {
+        if (migrate_poll(send_pages) != MIG_DONE)
+            return;
+        char err[200];
+        F.clone_vtime = vm->in->now(vm->in_ctx);
+        if (F.clone_vtime < vm->time_now)
+            F.clone_vtime = vm->time_now;
+        F.clone_state_len = vmstate_save(vm, F.clone_vtime, clone_state, sizeof(clone_state), err, sizeof(err));
+        if (!F.clone_state_len) {
+            send_leave("the primary could not save its guest's state");
+            clone_abort(err);
+            return;
+        }
+        F.clone_phase = CL_STATE;
+    }
+    if (F.clone_phase == CL_STATE) {
+        if (!chan_send(MSG_STATE, clone_state, (uint32_t)F.clone_state_len))
+            return;
+        /* Progress counts start again with the new log, on both hosts
+         * (the peer's vCPU is fresh): landmarks count from here. */
+        vm->vcpu.run_ticks = vm->vcpu.runs = 0;
+        vm->vcpu.pmu_branches = 0;
+        struct mig_totals t;
+        migrate_totals(&t);
+        become_primary();
+        F.clones++;
+        start_protection(vm);
+        recorder_continue_at(F.clone_vtime);
+        uint64_t now = clock_ns();
+        log_info("pair", "clone %llu sent to %s: %llu rounds, %llu pages (%llu zero) in %llu KiB (%llu.%03llu bytes "
+                         "per guest byte), machine state %llu bytes; the guest was stopped %llu ms, the clone took "
+                         "%llu ms in all",
+                 (unsigned long long)F.clones, F.peer_name, (unsigned long long)t.rounds, (unsigned long long)t.pages,
+                 (unsigned long long)t.zero_pages, (unsigned long long)(t.bytes >> 10),
+                 (unsigned long long)(t.bytes / vm->mem.ram_bytes),
+                 (unsigned long long)(t.bytes * 1000 / vm->mem.ram_bytes % 1000),
+                 (unsigned long long)F.clone_state_len, (unsigned long long)((now - F.clone_stop_ns) / 1000000),
+                 (unsigned long long)((now - F.clone_start_ns) / 1000000));
+    }
+}
+
+/* The peer that receives a clone. */
+static void clone_offered(const uint8_t *data, uint32_t len)
+{
+    struct vm *vm = &the_vm;
+    uint64_t m[3];
+    if (len != sizeof(m) || F.st != PS_WAIT_PEER || F.replay_started) {
+        send_leave("this host cannot take a clone now (it runs or follows a guest)");
+        return;
+    }
+    memcpy(m, data, sizeof(m));
+    if (m[0] < 1000000 || m[0] > 100000000000ull || m[2] != vm->mem.ram_bytes) {
+        log_error("pair", "%s offers a clone of a guest with %llu MiB of RAM at %llu Hz; this host's has %llu MiB",
+                  F.peer_name, (unsigned long long)(m[2] >> 20), (unsigned long long)m[0],
+                  (unsigned long long)(vm->mem.ram_bytes >> 20));
+        send_leave("the clone does not fit this host's guest");
+        return;
+    }
+    F.role = R_BACKUP;
+    F.clone_boot = chan_peer_boot();
+    vm->tsc_hz = m[0];
+    vm->config.epoch_seconds = m[1];
+    engine_set_hold_policy();
+    uint8_t d[LOG_DIGEST_LEN];
+    rr_config_digest(vm, d);
+    chan_send(MSG_CLONE_READY, d, sizeof(d));
+    set_state(PS_RECEIVING);
+    log_info("pair", "%s runs the guest alone and offers a clone: this host becomes its backup", F.peer_name);
+}
+
+static void clone_state_arrived(const uint8_t *data, uint32_t len)
+{
+    struct vm *vm = &the_vm;
+    char err[200];
+    uint64_t t0 = now_ms();
+    if (vmstate_check(vm, data, len, err, sizeof(err))) {
+        standby(err);
+        return;
+    }
+    if (vm_rewire(vm, err, sizeof(err)) || vmstate_load(vm, data, len, err, sizeof(err))) {
+        standby(err);
+        return;
+    }
+    rr_state_digest(vm, true, F.init_digest, NULL);
+    F.booted = true;
+    set_state(PS_WAIT_PEER);
+    log_info("pair", "clone received from %s: %llu pages and %u bytes of machine state, loaded and digested in %llu "
+                     "ms; waiting for the log",
+             F.peer_name, (unsigned long long)migrate_received_pages(), len, (unsigned long long)(now_ms() - t0));
+}
+
 /* ---- the channel ---------------------------------------------------------- */
 
 static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, uint64_t seq)
@@ -710,12 +988,49 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
             why[i] = data[i] >= 0x20 && data[i] < 0x7f ? (char)data[i] : '?';
         why[n] = 0;
         log_warn("pair", "%s leaves the pair: %s", F.peer_name, why);
+        if (F.st == PS_CLONING) {
+            clone_abort("the peer refused or left");
+            return;
+        }
+        if (F.st == PS_RECEIVING) {
+            engine_set_hold_policy();
+            set_state(PS_STANDBY);
+            log_warn("pair", "the clone from %s stopped: this host keeps no guest running", F.peer_name);
+            return;
+        }
         if (F.role == R_PRIMARY && (F.st == PS_PROTECTED || F.st == PS_ARBITRATING || F.st == PS_ENDING))
             go_unprotected("the backup left the pair");
         else if (F.role == R_BACKUP && F.st != PS_LIVE && F.st != PS_GOING_LIVE && F.st != PS_STANDBY) {
             engine_set_hold_policy();
             set_state(PS_STANDBY);
             log_warn("pair", "this host stops following %s and keeps no guest running", F.peer_name);
+        }
+        return;
+    }
+    if (type == MSG_CLONE) {
+        clone_offered(data, len);
+        return;
+    }
+    if (F.st == PS_CLONING) {
+        if (type == MSG_CLONE_READY && F.clone_phase == CL_OFFERED) {
+            uint8_t mine[LOG_DIGEST_LEN];
+            rr_config_digest(&the_vm, mine);
+            if (len != LOG_DIGEST_LEN || memcmp(mine, data, LOG_DIGEST_LEN) != 0) {
+                send_leave("the peer's guest differs from this one (kernel, initrd, command line, CPU model or memory)");
+                clone_abort("the peer's guest config differs");
+                return;
+            }
+            clone_begin(&the_vm);
+        }
+        return;
+    }
+    if (F.st == PS_RECEIVING) {
+        if (type == MSG_PAGES) {
+            char why[160];
+            if (migrate_receive(&the_vm, data, len, why, sizeof(why)))
+                standby(why);
+        } else if (type == MSG_STATE) {
+            clone_state_arrived(data, len);
         }
         return;
     }
@@ -917,13 +1232,25 @@ static void primary_poll(void)
         log_info("pair", "the guest ended; %s has the whole log and every output is released", F.peer_name);
         power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
     }
-    if (F.st == PS_UNPROTECTED)
+    if (F.st == PS_UNPROTECTED) {
         F.log.start = F.log.len; /* nobody reads it */
+        maybe_offer_clone();
+    }
 }
 
 static void backup_poll(void)
 {
     uint64_t now = now_ms();
+    if (F.st == PS_LIVE)
+        maybe_offer_clone();
+    if (F.st == PS_RECEIVING) {
+        uint64_t hb = 0, ch = 0;
+        if (chan_peer_boot() != F.clone_boot && F.clone_boot)
+            standby("the host sending the clone restarted");
+        else if (peer_lost(&hb, &ch))
+            standby("the host sending the clone was lost");
+        return;
+    }
     if (F.st == PS_ENDING && ((chan_all_acked_to_peer() && now - F.since_ms > 50) || now - F.since_ms > 2000))
         power_apply(kernel_config()->debug.on_guest_exit, "guest exited (replayed)");
     /* With disk_reads = backup the primary's writes may wait for the
@@ -992,7 +1319,9 @@ static bool pair_poll(void)
     was_away = now < away_until;
     last_poll_ms = now;
     rate_tick();
-    if (F.role == R_PRIMARY)
+    if (F.st == PS_CLONING)
+        clone_poll();
+    else if (F.role == R_PRIMARY)
         primary_poll();
     else
         backup_poll();
@@ -1003,6 +1332,10 @@ static bool pair_poll(void)
 
 static const char *pair_role(void)
 {
+    if (F.st == PS_CLONING)
+        return "cloning to the peer";
+    if (F.st == PS_RECEIVING)
+        return "backup (receiving a clone)";
     if (F.role == R_PRIMARY)
         return F.st == PS_UNPROTECTED ? "primary (unprotected)" : F.st == PS_STOPPED ? "stopped" : "primary";
     return F.st == PS_LIVE ? "live (was backup)" : F.st == PS_STANDBY ? "backup (standby)" : "backup";

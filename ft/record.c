@@ -134,6 +134,7 @@ static void close_frame(bool clean)
 }
 
 void recorder_set_flush_ns(uint64_t ns) { R.flush_ns = ns; }
+void recorder_continue_at(vtime_t t) { R.start_ns = clock_ns() - t; }
 void recorder_set_flush_on_output(bool on) { R.flush_on_output = on; }
 void recorder_flush_due(void)
 {

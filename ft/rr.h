@@ -67,6 +67,9 @@ void recorder_totals(struct rr_totals *t);
 /* Close the open frame after ns of host time (0: only when full), for a
  * log consumed while it is written (sink, backup). */
 void recorder_set_flush_ns(uint64_t ns);
+/* A recording begun while the guest runs (a clone's new log): virtual time
+ * goes on from t instead of starting at 0. */
+void recorder_continue_at(vtime_t t);
 /* Close the open frame if it is older than the flush time: for a guest
  * that does not run (throttled), whose frame no exit would close. */
 void recorder_flush_due(void);

@@ -279,8 +279,18 @@ static void handle_hello(const struct frame *f)
     memcpy(&pnext, f->payload + 28, 8);
     memcpy(&packed, f->payload + 36, 8);
     if (pboot != peer_boot_id) {
-        if (peer_boot_id)
-            log_info("channel", "peer %s restarted (new boot id): its stream starts again", cfg->hosts[peer].name);
+        if (peer_boot_id) {
+            /* What is queued was for the peer's previous boot, numbered in
+             * that stream; the new boot expects seq 1 and knows nothing of
+             * it (the user sees the new boot id and starts over). */
+            uint64_t dropped = next_seq - 1 - acked;
+            ring_tail = send_pos = ring_head;
+            next_seq = send_from_seq = 1;
+            acked = 0;
+            log_info("channel", "peer %s restarted (new boot id): both streams start again (%llu messages queued "
+                                "for its previous boot dropped)",
+                     cfg->hosts[peer].name, (unsigned long long)dropped);
+        }
         peer_boot_id = pboot;
         rx_next = 1;
         rx_acked_sent = 0;

@@ -2,6 +2,7 @@
 #include "../kernel/layout.h"
 #include "../kernel/log.h"
 #include "../kernel/pmm.h"
+#include "../kernel/bits.h"
 #include <string.h>
 
 /* EPT entry bits (SDM Vol. 3, "EPT Translation Mechanism"): read, write,
@@ -94,13 +95,22 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad, bool pa
         if (ept_map_chunk(m, chunk_gpa(m, i), hpa, pages_4k, &m->chunk_pde[i], &m->chunk_dir[i]))
             return -1;
     }
+    uint64_t bits_pages = (m->nchunks * 64 + PAGE_SIZE - 1) / PAGE_SIZE;
+    for (unsigned u = 0; u < DIRTY_USERS; u++) {
+        uint64_t pa = pmm_try_alloc(bits_pages, 1);
+        if (pa == PMM_NONE)
+            return -1;
+        m->pending[u] = phys_to_virt(pa);
+        memset(m->pending[u], 0, bits_pages * PAGE_SIZE);
+    }
     m->eptp = m->ept_pml4 | EPTP_WB | EPTP_WALK4 | (ept_ad ? EPTP_AD : 0);
     m->ept_ad = ept_ad;
     m->pages_4k = pages_4k;
     return 0;
 }
 
-unsigned guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk, uint64_t dirty[8])
+/* The hardware flags of one chunk, cleared: the pages they show. */
+static unsigned harvest(struct guest_mem *m, uint64_t chunk, uint64_t dirty[8])
 {
     uint64_t *e = m->chunk_pde[chunk];
     unsigned n = 0;
@@ -130,6 +140,25 @@ unsigned guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk, uint64_t dirt
         __atomic_and_fetch(&e[k], ~EPT_DIRTY, __ATOMIC_SEQ_CST);
         dirty[k / 64] |= 1ull << (k % 64);
         n++;
+    }
+    return n;
+}
+
+unsigned guest_mem_take_dirty(struct guest_mem *m, enum dirty_user user, uint64_t chunk, uint64_t dirty[8],
+                              bool *cleared)
+{
+    unsigned n = harvest(m, chunk, dirty);
+    if (n)
+        *cleared = true;
+    for (unsigned u = 0; n && u < DIRTY_USERS; u++)
+        if (u != user)
+            for (unsigned w = 0; w < 8; w++)
+                m->pending[u][chunk * 8 + w] |= dirty[w];
+    uint64_t *mine = m->pending[user] + chunk * 8;
+    for (unsigned w = 0; w < 8; w++) {
+        n += popcount64(mine[w] & ~dirty[w]);
+        dirty[w] |= mine[w];
+        mine[w] = 0;
     }
     return n;
 }

@@ -16,6 +16,12 @@
 #define GUEST_IOAPIC_BASE 0xfec00000ull
 #define GUEST_LAPIC_BASE 0xfee00000ull
 
+/* Who reads the dirty flags: state digests (ft/digest.c) and live
+ * migration's rounds (ft/migrate.c). Each sees every write once, whoever
+ * cleared the hardware flag: a pass by one keeps what it took for the
+ * others in their own bitmaps. */
+enum dirty_user { DIRTY_DIGEST, DIRTY_MIGRATE, DIRTY_USERS };
+
 struct guest_mem {
     uint64_t ram_bytes;  /* total RAM */
     uint64_t low_bytes;  /* RAM below GUEST_PCI_HOLE */
@@ -27,6 +33,9 @@ struct guest_mem {
     bool pages_4k;       /* RAM mapped by 4 KiB EPT pages (dirty flags per page) */
     uint64_t **chunk_pde; /* each chunk's EPT leaf: the 2 MiB entry, or its 512 4 KiB entries */
     uint64_t **chunk_dir; /* pages_4k: the directory entry above those 512 (its accessed flag) */
+    /* Per user of the dirty flags: pages another user's pass found dirty
+     * and this one has not taken yet (8 words per chunk). */
+    uint64_t *pending[DIRTY_USERS];
 };
 
 /* Allocate RAM and build the EPT (write-back; 2 MiB pages, or 4 KiB pages
@@ -35,14 +44,15 @@ int guest_mem_init(struct guest_mem *m, uint64_t ram_bytes, bool ept_ad, bool pa
 void guest_mem_clear(struct guest_mem *m);
 
 /* Which 4 KiB pages of a 2 MiB chunk the guest (or the hypervisor,
- * through guest_write*) wrote since the last call: the EPT dirty flags
+ * through guest_write*) wrote since user's last call: the EPT dirty flags
  * (SDM Vol. 3, "Accessed and Dirty Flags for EPT": bit 9 of an entry that
  * maps a page), per page with pages_4k, else the whole chunk's. Sets bit k
  * of dirty[k / 64] for page k and returns how many; clears the flags.
- * After a pass that cleared any, the caller must INVEPT before the guest
- * runs again, or the CPU may not set a flag on the next write. Only with
- * m->ept_ad. */
-unsigned guest_mem_take_dirty(struct guest_mem *m, uint64_t chunk, uint64_t dirty[8]);
+ * After a pass that cleared any (*cleared), the caller must INVEPT before
+ * the guest runs again, or the CPU may not set a flag on the next write.
+ * Only with m->ept_ad. */
+unsigned guest_mem_take_dirty(struct guest_mem *m, enum dirty_user user, uint64_t chunk, uint64_t dirty[8],
+                              bool *cleared);
 /* Mark [off, off + len) of a chunk written (by the hypervisor). */
 void guest_mem_mark_dirty(const struct guest_mem *m, uint64_t chunk, uint64_t off, uint64_t len);
 

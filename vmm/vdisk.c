@@ -21,7 +21,10 @@ static struct {
     uint8_t **original;
     uint64_t nblocks, saved;
     bool keep, lost;
+    uint64_t writes; /* memory backend: writes the guest made */
 } D;
+
+uint64_t vdisk_memory_writes(void) { return D.image ? D.writes : 0; }
 
 static void save_originals(uint64_t from, uint64_t bytes)
 {
@@ -47,6 +50,7 @@ static void memory_submit(void *ctx, unsigned slot, const struct vblk_req *r)
     if (r->type == VBLK_T_IN) {
         memcpy(r->buf, at, r->bytes);
     } else if (r->type == VBLK_T_OUT) {
+        D.writes++;
         if (D.keep && r->bytes)
             save_originals(r->sector * VBLK_SECTOR, r->bytes);
         memcpy(at, r->buf, r->bytes);

@@ -40,6 +40,9 @@ int vdisk_keep_original(char *err, size_t n);
 /* The disk as it was at vdisk_keep_original(); *blocks: 4 KiB blocks
  * restored. -1 when some originals could not be kept (no host memory). */
 int vdisk_rewind(uint64_t *blocks);
+/* Writes the guest made to a disk held in host memory (0 for a host
+ * drive): content only this host has. */
+uint64_t vdisk_memory_writes(void);
 /* The image's length and CRC32C: part of the guest's identity for record,
  * replay and the pair (rr_config_digest() takes it once, before the guest
  * runs). A host drive: its length, CRC 0 (its reads are logged). */

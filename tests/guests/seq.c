@@ -7,7 +7,9 @@
  * line is "seq done". */
 #include "rt/rt.h"
 
+#ifndef LINES
 #define LINES 1000u
+#endif
 
 static volatile unsigned ticks;
 
