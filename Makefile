@@ -254,6 +254,7 @@ UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_inet_sum_SRCS := net/inet_sum.c
 UNIT_converge_SRCS := ft/converge.c kernel/format.c
 UNIT_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
+UNIT_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
 UNIT_pmu_SRCS     := ft/pmu.c
@@ -286,6 +287,7 @@ FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c 
                    kernel/simd_host.c $(FUZZ_BIN)/poly1305_avx2.o
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
 FUZZ_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
+FUZZ_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 $(FUZZ_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
 	@mkdir -p $(dir $@)

@@ -454,6 +454,19 @@ void gio_set_backup_reads(uint64_t (*reads_done)(void))
         kick();
 }
 
+void gio_ordinals(uint64_t *seq, uint64_t *reads)
+{
+    *seq = G.seq;
+    *reads = G.reads;
+}
+
+void gio_set_ordinals(uint64_t seq, uint64_t reads)
+{
+    G.seq = seq;
+    G.reads = reads;
+    G.ring_head = G.ring_tail = 0; /* reads of the old numbering */
+}
+
 uint64_t gio_reads_performed(void)
 {
     uint64_t low = G.reads;

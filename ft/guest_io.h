@@ -63,6 +63,11 @@ int gio_replay_check(struct vm *vm, uint8_t device, uint32_t tag, uint64_t bytes
  * it has performed (every read below that ordinal has its data). */
 void gio_set_backup_reads(uint64_t (*reads_done)(void));
 uint64_t gio_reads_performed(void);
+/* The guest's request and read ordinals: guest state a clone carries
+ * (ft/pair.c), so that both hosts number the requests that follow alike
+ * (with disk_reads = backup the primary's writes wait on read ordinals). */
+void gio_ordinals(uint64_t *seq, uint64_t *reads);
+void gio_set_ordinals(uint64_t seq, uint64_t reads);
 bool gio_backup_reads(void);
 /* disk_reads = backup. Primary: hint(rd, lba, count) is told of each read
  * the drive completed (a message to the backup). Backup: the primary's

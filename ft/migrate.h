@@ -14,9 +14,10 @@
 
 struct vm;
 
-/* Send one page batch (migrate_wire.h) of len bytes; false when the
- * channel has no room now (the same batch is offered again later). */
-typedef bool (*mig_send_fn)(const uint8_t *batch, size_t len);
+/* Send one batch (migrate_wire.h) of len bytes, of guest pages or (disk)
+ * of blocks of a disk held in host memory; false when the channel has no
+ * room now (the same batch is offered again later). */
+typedef bool (*mig_send_fn)(bool disk, const uint8_t *batch, size_t len);
 
 enum mig_progress {
     MIG_BUSY,      /* pages left in this round; call again */
@@ -24,7 +25,9 @@ enum mig_progress {
     MIG_DONE,      /* the last copy is sent */
 };
 
-/* Begin: every page goes in the first round; dirty flags from now on. */
+/* Begin: every page goes in the first round, and every block of a disk
+ * in host memory written since boot (the peer has the image as it was
+ * then); dirty flags and writes from now on. */
 void migrate_start(struct vm *vm);
 /* Send what the channel takes; at a round's end, decide (and say why). */
 enum mig_progress migrate_poll(mig_send_fn send);
@@ -36,13 +39,15 @@ unsigned migrate_throttle(void);
 bool migrate_hold(void);
 /* Totals for the report: bytes and pages sent, zero pages, rounds. */
 struct mig_totals {
-    uint64_t bytes, pages, zero_pages, rounds, last_round_pages;
+    uint64_t bytes, pages, zero_pages, disk_blocks, rounds, last_round_pages;
 };
 void migrate_totals(struct mig_totals *t);
 
-/* The receiving side: write a batch's pages into guest RAM (validated as a
- * whole first). 0, or -1 with why. */
-int migrate_receive(struct vm *vm, const uint8_t *batch, size_t len, char *why, size_t n);
+/* The receiving side: write a batch's pages into guest RAM, or its disk
+ * blocks into the disk held in host memory (validated as a whole first).
+ * 0, or -1 with why. */
+int migrate_receive(struct vm *vm, bool disk, const uint8_t *batch, size_t len, char *why, size_t n);
 uint64_t migrate_received_pages(void);
+uint64_t migrate_received_blocks(void);
 
 #endif

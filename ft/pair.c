@@ -34,9 +34,20 @@
  *   CLONE_READY peer -> survivor  its guest config digest
  *   PAGES       survivor -> peer  pre-copy page batches (ft/migrate.c),
  *                                 round after round while the guest runs
+ *   DISK        survivor -> peer  blocks of a disk held in host memory
+ *                                 that the guest wrote (same batches)
  *   STATE       survivor -> peer  after the guest stopped and the last
  *                                 pages: the machine state (vmm/vmstate.h)
  * then START and LOG as above, the log's initial state being the clone.
+ *   HANDOVER    primary -> backup migration to the peer (an operator's POST
+ *                                 /migrate): the primary stopped its guest
+ *                                 and the backup has the whole log (its
+ *                                 length and the output shown are in it):
+ *                                 the backup goes live at the log's end and
+ *                                 clones the guest back to protect it
+ *   REPAIR      backup -> primary a backup whose replay diverged (or whose
+ *                                 log was damaged) asks for a clone: the
+ *                                 primary runs alone meanwhile, then clones
  *
  * Output rule: the guest's console bytes on the primary are held until the
  * backup has acknowledged (the channel's acks) every log frame written
@@ -88,6 +99,9 @@
 #define MSG_CLONE_READY (CHAN_TYPE_USER + 11)
 #define MSG_PAGES (CHAN_TYPE_USER + 12)
 #define MSG_STATE (CHAN_TYPE_USER + 13)
+#define MSG_REPAIR (CHAN_TYPE_USER + 14)
+#define MSG_DISK (CHAN_TYPE_USER + 15)
+#define MSG_HANDOVER (CHAN_TYPE_USER + 16)
 
 #define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
 #define LOG_MSG_HEAD 24
@@ -104,6 +118,7 @@
 #define NAG_MS 5000
 #define LAG_BINS 1024             /* lag histogram: 1 ms bins, the last one open */
 #define WRITTEN 8192              /* when the log reached each length (lag) */
+#define REPAIRS_MAX 3             /* repairs a backup asks for per boot */
 
 enum role { R_NONE, R_PRIMARY, R_BACKUP };
 enum pstate {
@@ -194,6 +209,14 @@ static struct {
     uint64_t clone_start_ns, clone_stop_ns, clone_vtime;
     size_t clone_state_len;
     uint64_t clones;           /* clones completed (this host sent) */
+    uint64_t repair_boot;      /* primary: the peer boot that asked for a repair */
+    uint64_t repairs;          /* repairs asked for (backup) or begun (primary) */
+    bool awaiting_repair;      /* backup: diverged, waiting for a clone */
+    bool flipped;              /* backup: fault_test = backup_diverge done */
+    /* Migration to the peer (primary): held since, and the count. */
+    bool handing_over;
+    uint64_t handover_ns, handovers;
+    bool handover_in; /* backup: going live by a handover, not a failure */
     /* Both: log rate over the last second. */
     uint64_t rate_mark_ms, rate_mark_bytes, rate_bps;
 } F;
@@ -354,8 +377,9 @@ static void pump(void)
          * released by this message's acknowledgement (or a later one):
          * the backup sends it at once rather than at the channel's usual
          * pace. So does the log's end. */
-        uint64_t flags =
-            F.con_total > F.con_released || gio_output_held() || F.st == PS_ENDING ? LOG_ACK_NOW : 0;
+        uint64_t flags = F.con_total > F.con_released || gio_output_held() || F.st == PS_ENDING || F.handing_over
+                             ? LOG_ACK_NOW
+                             : 0;
         memcpy(F.msg, &F.sent_abs, 8);
         /* Without a working UART (none, or one that stopped taking
          * bytes) a release is the output. */
@@ -449,6 +473,8 @@ static bool pair_gate(void)
         return F.clone_phase >= CL_QUIESCE || (F.clone_phase == CL_ROUNDS && migrate_hold());
     if (F.role != R_PRIMARY || (F.st != PS_PROTECTED && F.st != PS_ARBITRATING))
         return false;
+    if (F.handing_over)
+        return true; /* stopped for the peer to take over */
     const struct config *cfg = kernel_config();
     uint64_t produced = recorder_log_bytes();
     /* A backup that has replayed all it can is not behind: what it waits
@@ -646,6 +672,13 @@ static void went_live(struct vm *vm)
              (unsigned long long)(ring_total > from ? ring_total - from : 0));
     kprintf("ftvisor: this host (%s) is now LIVE: the guest continues here\n", kernel_this_host()->name);
     gio_report("pair"); /* what the replay did with the guest's devices, and what go-live issued */
+    if (F.handover_in) {
+        /* The old primary waits for a clone: protect the guest again. */
+        F.handover_in = false;
+        F.repair_boot = chan_peer_boot();
+        log_info("pair", "migrated: the guest runs here %llu ms after %s's handover", (unsigned long long)(now_ms() - F.lost_ms),
+                 F.peer_name);
+    }
     for (uint64_t i = from; i < ring_total; i++)
         emit_live(ring[i % HOLD_BYTES]);
 }
@@ -655,11 +688,31 @@ static void replay_over(struct vm *vm)
     (void)vm;
     if (replayer_diverged() || replayer_damaged()) {
         const char *why = replayer_damaged() ? "the backup received a damaged log" : "the backup's replay diverged";
-        log_error("pair", "%s (report above): this host stops following %s", why, F.peer_name);
+        log_error("pair", "%s (report above): this host no longer follows %s until it is repaired", why, F.peer_name);
         uint64_t at = replayer_diverged_exit();
         chan_send(MSG_DIVERGED, &at, 8);
-        send_leave(why);
+        if (replayer_disk_differs() || F.repairs >= REPAIRS_MAX) {
+            /* A clone cannot make this host's shared-disk reads agree, and
+             * a backup that keeps diverging after repairs has a fault of
+             * its own: it leaves the pair. */
+            send_leave(replayer_disk_differs() ? "the backup's reads of the shared disk differ from the primary's"
+                                               : "the backup diverged again after repairs");
+            engine_set_hold_policy();
+            set_state(PS_STANDBY);
+            log_error("pair", "%s: this host stops following %s", replayer_disk_differs()
+                                                                     ? "a clone cannot repair differing disk reads"
+                                                                     : "diverged again after repairs",
+                      F.peer_name);
+            return;
+        }
+        /* Repair: the primary clones its guest to this host again. */
+        chan_send(MSG_REPAIR, &at, 8);
+        engine_set_hold_policy();
+        F.awaiting_repair = true;
+        F.repairs++;
         set_state(PS_STANDBY);
+        log_warn("pair", "asking %s to repair this backup with a clone of its guest (repair %llu)", F.peer_name,
+                 (unsigned long long)F.repairs);
         return;
     }
     struct rr_totals t;
@@ -742,7 +795,10 @@ static void bk_log(const uint8_t *data, uint32_t len)
 /* ---- re-protection: cloning the running guest to a peer that booted ------ */
 
 static bool peer_lost(uint64_t *hb_ms, uint64_t *ch_ms);
-static uint8_t clone_state[VMSTATE_MAX];
+/* STATE: the guest's disk request and read ordinals (u64 each), then the
+ * machine state. */
+#define STATE_HEAD 16
+static uint8_t clone_state[STATE_HEAD + VMSTATE_MAX];
 
 static bool disk_busy(const struct vm *vm)
 {
@@ -758,17 +814,18 @@ static void maybe_offer_clone(void)
 {
     struct vm *vm = &the_vm;
     uint64_t pb = chan_peer_boot();
-    if (!pb || pb == F.peer_boot || pb == F.clone_refused || F.guest_ended || !vm->created ||
-        vm->vcpu.stop != VCPU_RUNNING)
+    if (!pb || (pb == F.peer_boot && pb != F.repair_boot) || pb == F.clone_refused || F.guest_ended ||
+        !vm->created || vm->vcpu.stop != VCPU_RUNNING)
         return;
     struct gio_stats io;
     gio_stats(&io);
-    if (vdisk_memory_writes() || (gio_private() && io.writes)) {
-        /* The peer's copy of the disk no longer matches: copying a
-         * non-shared disk along (issue 8) is not built yet. */
+    if (gio_private() && io.writes) {
+        /* The peer's drive no longer matches: copying a private drive
+         * along (issue 8) is not built yet (a disk held in host memory is
+         * copied with the memory). */
         F.clone_refused = pb;
-        log_warn("pair", "%s booted, but this guest wrote its own copy of the disk (held here, not shared): a clone "
-                         "cannot carry the disk yet, so the guest stays unprotected",
+        log_warn("pair", "%s booted, but this guest wrote its own drive (disk_mode = private): a clone cannot carry "
+                         "a drive yet, so the guest stays unprotected",
                  F.peer_name);
         send_leave("the guest's disk is not shared and cloning it is not built yet");
         return;
@@ -788,9 +845,13 @@ static void maybe_offer_clone(void)
     F.clone_boot = pb;
     F.clone_phase = CL_OFFERED;
     set_state(PS_CLONING);
-    log_info("pair", "%s booted (boot %016llx) while this host runs the guest alone: offering it a clone of the "
-                     "running guest, to protect it again",
-             F.peer_name, (unsigned long long)pb);
+    if (pb == F.repair_boot)
+        log_info("pair", "repairing %s's diverged replay: offering it a clone of the running guest", F.peer_name);
+    else
+        log_info("pair", "%s booted (boot %016llx) while this host runs the guest alone: offering it a clone of the "
+                         "running guest, to protect it again",
+                 F.peer_name, (unsigned long long)pb);
+    F.repair_boot = 0;
 }
 
 /* The clone failed: the guest runs on alone, as before. */
@@ -801,7 +862,10 @@ static void clone_abort(const char *why)
     set_state(F.clone_prev);
 }
 
-static bool send_pages(const uint8_t *batch, size_t len) { return chan_send(MSG_PAGES, batch, (uint32_t)len) != 0; }
+static bool send_pages(bool disk, const uint8_t *batch, size_t len)
+{
+    return chan_send(disk ? MSG_DISK : MSG_PAGES, batch, (uint32_t)len) != 0;
+}
 
 /* The peer's guest config matches: copy memory while the guest runs on.
  * From here the guest runs on the live policy with time continuing, so
@@ -830,7 +894,9 @@ static void become_primary(void)
     F.role = R_PRIMARY;
     F.sent_abs = F.acked_abs = 0;
     F.in_head = F.in_tail = 0;
-    F.con_released = F.con_shown = F.con_total;
+    /* Console bytes count from the clone on both hosts: the backup's
+     * replay counts what it would show from there (went_live()). */
+    F.con_total = F.con_released = F.con_shown = 0;
     F.seg_head = F.seg_tail = 0;
     F.mark_head = F.mark_tail = 0;
     F.wr_head = F.wr_tail = 0;
@@ -891,7 +957,12 @@ static void clone_poll(void)
         F.clone_vtime = vm->in->now(vm->in_ctx);
         if (F.clone_vtime < vm->time_now)
             F.clone_vtime = vm->time_now;
-        F.clone_state_len = vmstate_save(vm, F.clone_vtime, clone_state, sizeof(clone_state), err, sizeof(err));
+        uint64_t ord[2];
+        gio_ordinals(&ord[0], &ord[1]);
+        memcpy(clone_state, ord, sizeof(ord));
+        F.clone_state_len = vmstate_save(vm, F.clone_vtime, clone_state + STATE_HEAD, VMSTATE_MAX, err, sizeof(err));
+        if (F.clone_state_len)
+            F.clone_state_len += STATE_HEAD;
         if (!F.clone_state_len) {
             send_leave("the primary could not save its guest's state");
             clone_abort(err);
@@ -913,11 +984,11 @@ static void clone_poll(void)
         start_protection(vm);
         recorder_continue_at(F.clone_vtime);
         uint64_t now = clock_ns();
-        log_info("pair", "clone %llu sent to %s: %llu rounds, %llu pages (%llu zero) in %llu KiB (%llu.%03llu bytes "
-                         "per guest byte), machine state %llu bytes; the guest was stopped %llu ms, the clone took "
-                         "%llu ms in all",
+        log_info("pair", "clone %llu sent to %s: %llu rounds, %llu pages (%llu zero) and %llu disk blocks in %llu KiB "
+                         "(%llu.%03llu bytes per guest byte), machine state %llu bytes; the guest was stopped %llu ms, "
+                         "the clone took %llu ms in all",
                  (unsigned long long)F.clones, F.peer_name, (unsigned long long)t.rounds, (unsigned long long)t.pages,
-                 (unsigned long long)t.zero_pages, (unsigned long long)(t.bytes >> 10),
+                 (unsigned long long)t.zero_pages, (unsigned long long)t.disk_blocks, (unsigned long long)(t.bytes >> 10),
                  (unsigned long long)(t.bytes / vm->mem.ram_bytes),
                  (unsigned long long)(t.bytes * 1000 / vm->mem.ram_bytes % 1000),
                  (unsigned long long)F.clone_state_len, (unsigned long long)((now - F.clone_stop_ns) / 1000000),
@@ -930,6 +1001,15 @@ static void clone_offered(const uint8_t *data, uint32_t len)
 {
     struct vm *vm = &the_vm;
     uint64_t m[3];
+    if (F.st == PS_STANDBY && F.awaiting_repair && F.role == R_BACKUP) {
+        /* Start over as a backup that has not seen a log yet. */
+        F.awaiting_repair = false;
+        F.replay_started = F.booted = false;
+        F.epoch = 0;
+        F.recv_abs = 0;
+        F.log.start = F.log.len = 0;
+        set_state(PS_WAIT_PEER);
+    }
     if (len != sizeof(m) || F.st != PS_WAIT_PEER || F.replay_started) {
         send_leave("this host cannot take a clone now (it runs or follows a guest)");
         return;
@@ -954,11 +1034,18 @@ static void clone_offered(const uint8_t *data, uint32_t len)
     log_info("pair", "%s runs the guest alone and offers a clone: this host becomes its backup", F.peer_name);
 }
 
-static void clone_state_arrived(const uint8_t *data, uint32_t len)
+static void clone_state_arrived(const uint8_t *msg, uint32_t msg_len)
 {
     struct vm *vm = &the_vm;
     char err[200];
-    uint64_t t0 = now_ms();
+    uint64_t t0 = now_ms(), ord[2];
+    if (msg_len < STATE_HEAD) {
+        standby("the clone's state message is too short");
+        return;
+    }
+    memcpy(ord, msg, sizeof(ord));
+    const uint8_t *data = msg + STATE_HEAD;
+    uint32_t len = msg_len - STATE_HEAD;
     if (vmstate_check(vm, data, len, err, sizeof(err))) {
         standby(err);
         return;
@@ -967,12 +1054,16 @@ static void clone_state_arrived(const uint8_t *data, uint32_t len)
         standby(err);
         return;
     }
+    gio_set_ordinals(ord[0], ord[1]);
     rr_state_digest(vm, true, F.init_digest, NULL);
+    ring_total = 0; /* console bytes count from the clone (become_primary()) */
+    F.primary_released = 0;
     F.booted = true;
     set_state(PS_WAIT_PEER);
-    log_info("pair", "clone received from %s: %llu pages and %u bytes of machine state, loaded and digested in %llu "
-                     "ms; waiting for the log",
-             F.peer_name, (unsigned long long)migrate_received_pages(), len, (unsigned long long)(now_ms() - t0));
+    log_info("pair", "clone received from %s: %llu pages, %llu disk blocks and %u bytes of machine state, loaded and "
+                     "digested in %llu ms; waiting for the log",
+             F.peer_name, (unsigned long long)migrate_received_pages(), (unsigned long long)migrate_received_blocks(),
+             len, (unsigned long long)(now_ms() - t0));
 }
 
 /* ---- the channel ---------------------------------------------------------- */
@@ -1025,9 +1116,9 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
         return;
     }
     if (F.st == PS_RECEIVING) {
-        if (type == MSG_PAGES) {
+        if (type == MSG_PAGES || type == MSG_DISK) {
             char why[160];
-            if (migrate_receive(&the_vm, data, len, why, sizeof(why)))
+            if (migrate_receive(&the_vm, type == MSG_DISK, data, len, why, sizeof(why)))
                 standby(why);
         } else if (type == MSG_STATE) {
             clone_state_arrived(data, len);
@@ -1046,6 +1137,13 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
                 return;
             }
             start_protection(&the_vm);
+        } else if (type == MSG_REPAIR && len == 8) {
+            if (F.st == PS_PROTECTED || F.st == PS_ENDING || F.st == PS_UNPROTECTED) {
+                F.repairs++;
+                F.repair_boot = chan_peer_boot();
+                if (F.st != PS_UNPROTECTED)
+                    go_unprotected("the backup's replay diverged: it will be repaired with a clone");
+            }
         } else if (type == MSG_DIVERGED && len == 8) {
             uint64_t at;
             memcpy(&at, data, 8);
@@ -1117,6 +1215,21 @@ static void on_recv(void *ctx, uint8_t type, const uint8_t *data, uint32_t len, 
         uint64_t m[3];
         memcpy(m, data, sizeof(m));
         gio_read_hint(m[0], m[1], (uint32_t)m[2]);
+    } else if (type == MSG_HANDOVER && len == 16 && F.replay_started && F.st == PS_REPLAYING) {
+        uint64_t m[2];
+        memcpy(m, data, sizeof(m));
+        if (m[0] != F.recv_abs) {
+            standby("the primary handed over at a log length this host did not receive");
+            return;
+        }
+        F.primary_released = m[1];
+        F.lost_ms = F.last_heard_ms = now_ms();
+        F.handover_in = true;
+        log_info("pair", "%s hands the guest over (migration): replaying the rest of the log (%llu bytes in all), then "
+                         "going live",
+                 F.peer_name, (unsigned long long)F.recv_abs);
+        set_state(PS_GOING_LIVE);
+        replayer_drain(went_live);
     } else if (type == MSG_MARK && len == 24 && F.replay_started && F.st == PS_REPLAYING) {
         /* Sent after the LOG messages it covers (the channel keeps order). */
         uint64_t m[3];
@@ -1169,6 +1282,34 @@ static void start_arbitration(const char *who, const char *goal, uint64_t hb, ui
     arbiter_ask(F.epoch);
 }
 
+/* Migration to the peer: the guest is held (pair_gate()); once the
+ * backup has acknowledged the whole log, release every held byte, tell
+ * it to go live, and wait here for its clone as its backup. */
+static void handover_poll(void)
+{
+    recorder_flush_now();
+    pump();
+    uint64_t written = recorder_log_bytes();
+    if (F.sent_abs < written || F.acked_abs < written)
+        return;
+    release_acked(true);
+    uint64_t m[2] = { written, F.con_total };
+    if (!chan_send(MSG_HANDOVER, m, sizeof(m)))
+        return;
+    F.handovers++;
+    engine_set_hold_policy();
+    vm_events_register(F.live_ev, F.live_ev_ctx);
+    F.role = R_BACKUP;
+    F.handing_over = false;
+    F.awaiting_repair = true;
+    set_state(PS_STANDBY);
+    log_info("pair", "migration %llu: the guest stopped here %llu ms ago and %s has its whole log (%llu bytes): "
+                     "handed over; this host waits to become its backup",
+             (unsigned long long)F.handovers, (unsigned long long)((clock_ns() - F.handover_ns) / 1000000),
+             F.peer_name, (unsigned long long)written);
+    kprintf("ftvisor: this host (%s) handed the guest over to %s\n", kernel_this_host()->name, F.peer_name);
+}
+
 static void primary_poll(void)
 {
     if (F.st == PS_WAIT_PEER) {
@@ -1185,6 +1326,21 @@ static void primary_poll(void)
         pump();
         if (F.st == PS_PROTECTED)
             send_mark();
+    }
+    uint32_t every = kernel_config()->debug.migrate_every_ms;
+    if (F.st == PS_PROTECTED && every && !F.handing_over && now_ms() - F.since_ms >= every) {
+        F.handing_over = true;
+        F.handover_ns = clock_ns();
+        log_info("pair", "[debug] migrate_every_ms: migrating the guest to %s", F.peer_name);
+    }
+    if (F.st == PS_PROTECTED && F.handing_over) {
+        uint64_t hb = 0, ch = 0;
+        if (chan_peer_boot() == F.peer_boot && !peer_lost(&hb, &ch)) {
+            handover_poll();
+            return;
+        }
+        F.handing_over = false; /* the guest runs on; the loss is handled below */
+        log_warn("pair", "the migration to %s stops: it was lost or restarted", F.peer_name);
     }
     if (F.st == PS_PROTECTED || F.st == PS_ENDING) {
         uint64_t hb = 0, ch = 0;
@@ -1243,6 +1399,20 @@ static void backup_poll(void)
     uint64_t now = now_ms();
     if (F.st == PS_LIVE)
         maybe_offer_clone();
+    if (F.st == PS_REPLAYING && !F.flipped && kernel_config()->debug.fault_test == CFG_FAULT_BACKUP_DIVERGE &&
+        replayer_vtime() >= 500000000u) {
+        /* Test hook: this host's guest no longer matches the primary's. */
+        struct vm *vm = &the_vm;
+        uint64_t gpa = vm->mem.low_bytes - 1;
+        uint8_t b;
+        F.flipped = true;
+        if (!guest_read(&vm->mem, gpa, &b, 1)) {
+            b ^= 0xff;
+            guest_write(&vm->mem, gpa, &b, 1);
+            log_warn("debug", "fault_test = backup_diverge: flipped the guest's byte at 0x%llx on the backup",
+                     (unsigned long long)gpa);
+        }
+    }
     if (F.st == PS_RECEIVING) {
         uint64_t hb = 0, ch = 0;
         if (chan_peer_boot() != F.clone_boot && F.clone_boot)
@@ -1372,6 +1542,24 @@ static size_t pair_counters(char *buf, size_t size)
 
 static const struct status_source pair_status = { pair_role, NULL, pair_counters };
 
+/* POST /migrate (net/status.h, tools/ftmigrate): hand the guest over to
+ * the backup, which goes live and protects it with this host as its
+ * backup (roles swapped). */
+static int action_migrate(char *msg, size_t n)
+{
+    if (F.role != R_PRIMARY || F.st != PS_PROTECTED || F.handing_over) {
+        fmt_snprintf(msg, n, "this host is %s (%s): only a protected primary hands its guest over", pair_role(),
+                     state_names[F.st]);
+        return -1;
+    }
+    F.handing_over = true;
+    F.handover_ns = clock_ns();
+    fmt_snprintf(msg, n, "migrating the guest to %s: it stops here once %s has the whole log", F.peer_name,
+                 F.peer_name);
+    return 0;
+}
+static const struct status_action migrate_action = { "migrate", action_migrate };
+
 /* ---- start ---------------------------------------------------------------- */
 
 static void pair_init(void)
@@ -1405,6 +1593,7 @@ static void pair_init(void)
     ring = F.hold;
     chan_set_user(&pair_user);
     status_register(&pair_status);
+    status_register_action(&migrate_action);
     engine_set_hold_policy();
     set_state(PS_WAIT_PEER);
     F.rate_mark_ms = now_ms();

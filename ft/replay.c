@@ -37,6 +37,7 @@ static struct {
     struct log_decoder dec;
     struct log_record next;
     bool have_next, ended, diverged, at_landmark, started, damaged;
+    bool disk_differs; /* diverged: this host's own read of the shared disk differs */
     vtime_t last_time;
     uint64_t runs_at_point; /* vcpu runs when the last point was consumed */
     uint64_t runs_zero_entry; /* PMU: the run that was a zero-timer entry */
@@ -328,6 +329,7 @@ static void check_after(void)
             }
             P.io_wait = false;
             if (e) {
+                P.disk_differs = r->type == LOG_REC_DEVCHECK;
                 diverge(why, NULL);
                 return;
             }
@@ -630,6 +632,7 @@ static void rep_finished(void *ctx, struct vm *vm)
 static const struct vm_events rep_events = { rep_console, rep_exited };
 
 bool replayer_diverged(void) { return P.diverged; }
+bool replayer_disk_differs(void) { return P.disk_differs; }
 uint64_t replayer_diverged_exit(void) { return P.diverged_exit; }
 bool replayer_damaged(void) { return P.damaged; }
 bool replayer_reached_end(void) { return P.ended && !P.damaged && P.dec.ended; }
@@ -641,7 +644,7 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.vm = vm;
     P.in = in;
     P.pos = 0;
-    P.have_next = P.ended = P.diverged = P.at_landmark = P.damaged = false;
+    P.have_next = P.ended = P.diverged = P.at_landmark = P.damaged = P.disk_differs = false;
     P.last_time = 0;
     P.steps_at_count = 0;
     P.timer_stuck_at = ~0ull;
@@ -657,6 +660,11 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.waits = 0;
     P.waiting = false;
     P.io_wait = false;
+    /* A mark of an earlier log (a backup repaired by a clone) counts
+     * instructions from another start. */
+    P.mark_exit = P.mark_icount = 0;
+    P.mark_complete = false;
+    P.ahead_runs = 0;
     log_decoder_init(&P.dec);
     /* The header first: it decides the backend. */
     size_t used = 0;

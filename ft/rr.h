@@ -133,6 +133,10 @@ int replayer_trust_initial_state(const uint8_t d[LOG_STATE_DIGEST_LEN]);
 /* The arrived log holds its END record (or damage that ends it). */
 bool replayer_log_has_end(void);
 bool replayer_diverged(void);
+/* The divergence was this host's own read of the shared disk returning
+ * other data than the primary's (disk_reads = backup): a clone cannot
+ * repair that. */
+bool replayer_disk_differs(void);
 uint64_t replayer_diverged_exit(void); /* the exit ordinal where it did */
 bool replayer_damaged(void);     /* a frame failed its checks */
 bool replayer_reached_end(void); /* consumed the END record */

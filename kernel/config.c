@@ -20,7 +20,7 @@ enum section { S_NONE, S_HOST, S_PAIR, S_GUEST, S_RECORD, S_DEBUG };
 
 static const char *const on_exit_names[] = { "poweroff", "halt", "restart", NULL };
 static const char *const log_level_names[] = { "error", "warn", "info", "debug", NULL };
-static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", "log_mutate", "die_in_io", NULL };
+static const char *const fault_names[] = { "none", "ud", "pf", "de", "gp", "df", "vmentry", "log_corrupt", "log_retime", "log_mutate", "die_in_io", "backup_diverge", NULL };
 static const char *const cpu_model_names[] = { "x86-64-v2", "x86-64-v3", NULL };
 static const char *const record_mode_names[] = { "off", "selfcheck", "record", "replay", NULL };
 static const char *const record_dest_names[] = { "memory", "sink", NULL };
@@ -86,6 +86,7 @@ static const struct keydef debug_keys[] = {
     { "profile", K_ENUM, F(struct cfg_debug, profile), 0, 0, switch_names, false },
     { "read_ahead", K_ENUM, F(struct cfg_debug, read_ahead), 0, 0, switch_names, false },
     { "checkpoint_every_ms", K_U32, F(struct cfg_debug, checkpoint_every_ms), 1, 86400000, NULL, false },
+    { "migrate_every_ms", K_U32, F(struct cfg_debug, migrate_every_ms), 100, 86400000, NULL, false },
     { NULL, 0, 0, 0, 0, 0, NULL, false },
 };
 
@@ -116,7 +117,8 @@ struct parser {
     int sec_first_line[NSECTIONS];
     const char *pending_name; /* [host NAME] for messages */
     char hostname[CFG_NAME_MAX];
-    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, disk_reads_line, nic_mac_line, checkpoint_line;
+    int arbiter_line, failover_line, heartbeat_line, disk_mode_line, disk_reads_line, nic_mac_line, checkpoint_line,
+        migrate_line;
 };
 
 __attribute__((format(printf, 3, 4))) static int fail(struct parser *p, int line, const char *fmt, ...)
@@ -555,7 +557,7 @@ static int assignment(struct parser *p, char *s)
         if (strcmp(keys[i].name, key) == 0)
             idx = i;
     if (idx < 0) {
-        char all[160];
+        char all[300];
         list_keys(keys, all, sizeof(all));
         return fail(p, p->line, "unknown key '%s' in [%s] (expected one of: %s)", key, sections[p->sec].name, all);
     }
@@ -580,6 +582,8 @@ static int assignment(struct parser *p, char *s)
         p->disk_reads_line = p->line;
     if (sections[p->sec].id == S_DEBUG && strcmp(key, "checkpoint_every_ms") == 0)
         p->checkpoint_line = p->line;
+    if (sections[p->sec].id == S_DEBUG && strcmp(key, "migrate_every_ms") == 0)
+        p->migrate_line = p->line;
     if (sections[p->sec].id == S_GUEST && strcmp(key, "nic_mac") == 0)
         p->nic_mac_line = p->cfg->guest.nic_mac_line = p->line;
     return set_value(p, &keys[idx], v);
@@ -656,6 +660,8 @@ static int cross_check(struct parser *p)
     if (p->checkpoint_line && (cfg->pair.present || (cfg->record.present && cfg->record.mode != CFG_REC_OFF)))
         return fail(p, p->checkpoint_line, "checkpoint_every_ms tests a guest run alone: not with a [pair] or a "
                                            "[record] mode");
+    if (p->migrate_line && !cfg->pair.present)
+        return fail(p, p->migrate_line, "migrate_every_ms migrates a [pair]'s guest to the peer: there is no [pair]");
     if (cfg->guest.disk.path[0] && cfg->guest.disk_serial[0])
         return fail(p, cfg->guest.disk_device_line,
                     "disk_device: the guest has one disk: either an image file (disk, line %d) or a device",

@@ -17,7 +17,7 @@
 #define CFG_KEY_MAX 128
 #define CFG_SERIAL_MAX 20
 #define CFG_LINE_MAX 1100
-#define CFG_ERR_MAX 256
+#define CFG_ERR_MAX 384
 
 enum cfg_on_exit { CFG_EXIT_POWEROFF, CFG_EXIT_HALT, CFG_EXIT_RESTART };
 enum cfg_arbiter { CFG_ARBITER_NONE, CFG_ARBITER_WITNESS, CFG_ARBITER_DISK };
@@ -29,7 +29,8 @@ enum cfg_fault_test { CFG_FAULT_NONE, CFG_FAULT_UD, CFG_FAULT_PF, CFG_FAULT_DE, 
                       CFG_FAULT_LOG_CORRUPT, /* selfcheck: flip a bit in the log (its CRC must catch it) */
                       CFG_FAULT_LOG_RETIME, /* selfcheck: later times 1 ms later, validly (replay must diverge) */
                       CFG_FAULT_LOG_MUTATE, /* selfcheck: one ASYNC record's register CRC changed, validly */
-                      CFG_FAULT_DIE_IN_IO   /* pair primary: halt dead while the output rule holds disk writes */ };
+                      CFG_FAULT_DIE_IN_IO,  /* pair primary: halt dead while the output rule holds disk writes */
+                      CFG_FAULT_BACKUP_DIVERGE /* pair backup: flip a byte of guest RAM once (repair must follow) */ };
 
 struct cfg_host {
     char name[CFG_NAME_MAX];
@@ -146,6 +147,9 @@ struct cfg_debug {
     /* Save the machine state this often (virtual ms), rebuild the vCPU
      * and devices, restore it (ft/checkpoint.c): migration's state test. */
     uint32_t checkpoint_every_ms;
+    /* A protected primary hands its guest over to the backup after this
+     * many ms of protection (migration benchmarks and tests). */
+    uint32_t migrate_every_ms;
 };
 
 struct config {

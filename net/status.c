@@ -1,17 +1,21 @@
 /* The status service: HTTP/1.0 on TCP port 80. GET /status returns the
  * host's state as JSON; GET / returns a page that fetches and renders it
- * every second. Small, allocation-free (one request per connection, the
- * response built into a static buffer), and robust to junk: anything that
- * is not a complete GET of a known path within 2 KiB gets a 4xx. */
+ * every second; POST /ACTION?token=T runs an operator action (status.h)
+ * whose token proves the pair key. Small, allocation-free (one request
+ * per connection, the response built into a static buffer), and robust to
+ * junk: anything that is not a complete request of a known path within
+ * 2 KiB gets a 4xx. */
 #include "status.h"
 #include "net.h"
 #include "ping.h"
 #include "lwip/tcp.h"
 #include "../drivers/netdev.h"
+#include "../kernel/blake2b.h"
 #include "../kernel/clock.h"
 #include "../kernel/format.h"
 #include "../kernel/kernel.h"
 #include "../kernel/log.h"
+#include "../kernel/random.h"
 #include "../kernel/service.h"
 #include <string.h>
 
@@ -38,6 +42,68 @@ void status_register(const struct status_source *s)
 {
     if (nsources < 8)
         sources[nsources++] = s;
+}
+
+static const struct status_action *actions[4];
+static int nactions;
+static uint64_t action_nonce;
+
+void status_register_action(const struct status_action *a)
+{
+    if (nactions < 4)
+        actions[nactions++] = a;
+}
+
+static void respond(struct conn *c, const char *status, const char *type, const char *body, size_t len);
+
+/* The token for action name under the current nonce, as 64 hex digits. */
+static void action_token(const char *name, char out[65])
+{
+    const char *key = kernel_config()->pair.key;
+    char msg[96];
+    int n = fmt_snprintf(msg, sizeof(msg), "ftvisor %s %016llx", name, (unsigned long long)action_nonce);
+    uint8_t h[32];
+    blake2b(h, sizeof(h), key, strlen(key), msg, (size_t)n);
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = "0123456789abcdef"[h[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[h[i] & 15];
+    }
+    out[64] = 0;
+}
+
+/* POST /NAME?token=HEX: check the token (all 64 digits, in constant
+ * time), then run the action once. */
+static void post(struct conn *c, const char *path, size_t plen)
+{
+    static char reply[256];
+    const char *q = memchr(path, '?', plen);
+    size_t nlen = q ? (size_t)(q - path) - 1 : plen - 1;
+    const struct status_action *a = NULL;
+    for (int i = 0; i < nactions; i++)
+        if (path[0] == '/' && strlen(actions[i]->name) == nlen && memcmp(path + 1, actions[i]->name, nlen) == 0)
+            a = actions[i];
+    if (!a) {
+        static const char m[] = "no such action\n";
+        respond(c, "404 Not Found", "text/plain", m, sizeof(m) - 1);
+        return;
+    }
+    char want[65];
+    action_token(a->name, want);
+    unsigned diff = !q || plen - (size_t)(q - path) != 1 + 6 + 64 || memcmp(q, "?token=", 7) != 0;
+    for (int i = 0; !diff && i < 64; i++)
+        diff |= (unsigned)(q[7 + i] ^ want[i]);
+    if (diff || !kernel_config()->pair.key[0]) {
+        log_warn("status", "POST /%s refused: bad or stale token", a->name);
+        static const char m[] = "bad or stale token (GET /status for the action nonce)\n";
+        respond(c, "403 Forbidden", "text/plain", m, sizeof(m) - 1);
+        return;
+    }
+    random_bytes(&action_nonce, sizeof(action_nonce)); /* a token works once */
+    char msg[200];
+    int r = a->fn(msg, sizeof(msg));
+    log_info("status", "POST /%s: %s", a->name, msg);
+    int n = fmt_snprintf(reply, sizeof(reply), "%s\n", msg);
+    respond(c, r ? "409 Conflict" : "200 OK", "text/plain", reply, (size_t)n);
 }
 
 static const char page[] =
@@ -81,8 +147,8 @@ static size_t json_status(void)
     for (int i = 0; i < nsources; i++)
         if (sources[i]->role)
             role = sources[i]->role();
-    PUT("{\"host\":\"%s\",\"role\":\"%s\",\"uptime_ms\":%llu,", me ? me->name : "?", role,
-        (unsigned long long)(clock_ns() / 1000000));
+    PUT("{\"host\":\"%s\",\"role\":\"%s\",\"uptime_ms\":%llu,\"action_nonce\":\"%016llx\",", me ? me->name : "?",
+        role, (unsigned long long)(clock_ns() / 1000000), (unsigned long long)action_nonce);
     if (me)
         PUT("\"ip\":\"%u.%u.%u.%u\",", me->ip >> 24, (me->ip >> 16) & 255, (me->ip >> 8) & 255, me->ip & 255);
     PUT("\"link\":\"%s\",\"nic\":\"%s\",\"peers\":[", net_link_up() ? "up" : "down", nd ? nd->name : "none");
@@ -165,6 +231,14 @@ static void handle(struct conn *c)
 {
     requests++;
     c->req[c->len < REQ_MAX ? c->len : REQ_MAX - 1] = 0;
+    if (strncmp(c->req, "POST ", 5) == 0) {
+        const char *path = c->req + 5;
+        size_t plen = 0;
+        while (path[plen] && path[plen] != ' ' && path[plen] != '\r' && path[plen] != '\n')
+            plen++;
+        post(c, path, plen);
+        return;
+    }
     if (strncmp(c->req, "GET ", 4) != 0) {
         static const char m[] = "only GET\n";
         respond(c, "405 Method Not Allowed", "text/plain", m, sizeof(m) - 1);
@@ -267,7 +341,8 @@ static void status_init(void)
         return;
     listener = tcp_listen(pcb);
     tcp_accept(listener, on_accept);
-    log_info("status", "HTTP status service on port %d (GET /status, GET /)", STATUS_PORT);
+    random_bytes(&action_nonce, sizeof(action_nonce));
+    log_info("status", "HTTP status service on port %d (GET /status, GET /, POST /ACTION)", STATUS_PORT);
 }
 
 SERVICE(29, status, status_init, NULL);

@@ -21,10 +21,53 @@ static struct {
     uint8_t **original;
     uint64_t nblocks, saved;
     bool keep, lost;
-    uint64_t writes; /* memory backend: writes the guest made */
+    /* Memory backend: 4 KiB blocks written since boot (a clone copies
+     * them: the peer holds the image as it was at boot), and since the
+     * last vdisk_take_written() (a clone's later rounds). */
+    uint64_t *written, *fresh;
 } D;
 
-uint64_t vdisk_memory_writes(void) { return D.image ? D.writes : 0; }
+uint64_t vdisk_blocks(void) { return D.image ? (D.sectors * VBLK_SECTOR + BLOCK - 1) / BLOCK : 0; }
+
+static void mark_written(uint64_t from, uint64_t bytes)
+{
+    for (uint64_t b = from / BLOCK; bytes && b <= (from + bytes - 1) / BLOCK; b++) {
+        D.written[b / 64] |= 1ull << (b % 64);
+        D.fresh[b / 64] |= 1ull << (b % 64);
+    }
+}
+
+uint64_t vdisk_take_written(uint64_t *bits, bool since_boot)
+{
+    uint64_t n = 0, words = (vdisk_blocks() + 63) / 64;
+    for (uint64_t w = 0; D.written && w < words; w++) {
+        uint64_t add = since_boot ? D.written[w] : D.fresh[w];
+        for (uint64_t x = add & ~bits[w]; x; x &= x - 1)
+            n++;
+        bits[w] |= add;
+        D.fresh[w] = 0;
+    }
+    return n;
+}
+
+void vdisk_read_block(uint64_t b, uint8_t out[4096])
+{
+    uint64_t bytes = D.sectors * VBLK_SECTOR, at = b * BLOCK;
+    uint64_t n = at < bytes ? (bytes - at < BLOCK ? bytes - at : BLOCK) : 0;
+    memcpy(out, D.image + at, n);
+    memset(out + n, 0, BLOCK - n);
+}
+
+void vdisk_write_block(uint64_t b, const uint8_t *data)
+{
+    uint64_t bytes = D.sectors * VBLK_SECTOR, at = b * BLOCK;
+    uint64_t n = at < bytes ? (bytes - at < BLOCK ? bytes - at : BLOCK) : 0;
+    if (data)
+        memcpy(D.image + at, data, n);
+    else
+        memset(D.image + at, 0, n);
+    mark_written(at, n);
+}
 
 static void save_originals(uint64_t from, uint64_t bytes)
 {
@@ -50,7 +93,7 @@ static void memory_submit(void *ctx, unsigned slot, const struct vblk_req *r)
     if (r->type == VBLK_T_IN) {
         memcpy(r->buf, at, r->bytes);
     } else if (r->type == VBLK_T_OUT) {
-        D.writes++;
+        mark_written(r->sector * VBLK_SECTOR, r->bytes);
         if (D.keep && r->bytes)
             save_originals(r->sector * VBLK_SECTOR, r->bytes);
         memcpy(at, r->buf, r->bytes);
@@ -116,6 +159,21 @@ int vdisk_setup_memory(uint8_t *image, uint64_t bytes, char *err, size_t n)
         return -1;
     D.image = image;
     D.sectors = bytes / VBLK_SECTOR;
+    uint64_t map = (vdisk_blocks() / 8 + 8 + 4095) / 4096;
+    uint64_t pa = pmm_try_alloc(map, 1);
+    if (pa == PMM_NONE) {
+        fmt_snprintf(err, n, "no host memory for the disk's map of written blocks");
+        return -1;
+    }
+    uint64_t pa2 = pmm_try_alloc(map, 1);
+    if (pa2 == PMM_NONE) {
+        fmt_snprintf(err, n, "no host memory for the disk's map of written blocks");
+        return -1;
+    }
+    D.written = phys_to_virt(pa);
+    D.fresh = phys_to_virt(pa2);
+    memset(D.written, 0, map * 4096);
+    memset(D.fresh, 0, map * 4096);
     D.on = true;
     return 0;
 }

@@ -40,9 +40,16 @@ int vdisk_keep_original(char *err, size_t n);
 /* The disk as it was at vdisk_keep_original(); *blocks: 4 KiB blocks
  * restored. -1 when some originals could not be kept (no host memory). */
 int vdisk_rewind(uint64_t *blocks);
-/* Writes the guest made to a disk held in host memory (0 for a host
- * drive): content only this host has. */
-uint64_t vdisk_memory_writes(void);
+/* A disk in host memory as 4 KiB blocks, for a clone (ft/migrate.c): how
+ * many (0 for a host drive); the blocks written since boot (since_boot:
+ * what a peer holding the image as it was at boot lacks) or since the
+ * last take, ORed into bits (a bit per block), with the count of bits
+ * added; one block's content (zero-padded past the image's end); writing
+ * one (NULL: zeros), which counts as written. */
+uint64_t vdisk_blocks(void);
+uint64_t vdisk_take_written(uint64_t *bits, bool since_boot);
+void vdisk_read_block(uint64_t b, uint8_t out[4096]);
+void vdisk_write_block(uint64_t b, const uint8_t *data);
 /* The image's length and CRC32C: part of the guest's identity for record,
  * replay and the pair (rr_config_digest() takes it once, before the guest
  * runs). A host drive: its length, CRC 0 (its reads are logged). */

@@ -1,6 +1,7 @@
 /* The guest's machine state as a blob (vmstate.h). The inventory behind
  * each section is docs/migration-state.md. */
 #include "vmstate.h"
+#include "vmstate_wire.h"
 #include "vm.h"
 #include "vmcs.h"
 #include "../kernel/build_id.h"
@@ -10,29 +11,6 @@
 #include "../kernel/strutil.h"
 #include <string.h>
 
-#define VS_MAGIC 0x53565446u /* "FTVS" little-endian */
-#define VS_VERSION 1
-#define VS_HEADER 40
-#define VS_SEC_HEAD 12
-
-enum {
-    S_VM = 1,
-    S_CPU,
-    S_VMCS,
-    S_HW,
-    S_UART,
-    S_PIC,
-    S_PIT,
-    S_RTC,
-    S_LAPIC,
-    S_IOAPIC,
-    S_PLATFORM,
-    S_BLK,
-    S_NET,
-    S_COUNT
-};
-static const char *const sec_names[S_COUNT] = { "?",      "vm",    "cpu",   "vmcs",  "hw",       "uart", "pic",
-                                                "pit",    "rtc",   "lapic", "ioapic", "platform", "blk",  "net" };
 
 /* Virtual time and what the VM was made from. */
 struct vs_vm {
@@ -105,50 +83,6 @@ static const uint32_t vmcs_fields[] = {
 #define EFER_LMA (1ull << 10)
 #define CR4_OSXSAVE (1ull << 18)
 #define INTR_TYPE_MASK (7u << 8)
-
-/* ---- writing ------------------------------------------------------------ */
-
-struct writer {
-    uint8_t *buf;
-    size_t cap, len, sec;
-    unsigned count;
-    bool full;
-};
-
-static void put(struct writer *w, const void *p, size_t n)
-{
-    if (w->full || w->len + n > w->cap) {
-        w->full = true;
-        return;
-    }
-    memcpy(w->buf + w->len, p, n);
-    w->len += n;
-}
-
-static void sec_begin(struct writer *w, unsigned id)
-{
-    uint8_t head[VS_SEC_HEAD] = { (uint8_t)id, 0, 1, 0 };
-    w->sec = w->len;
-    put(w, head, sizeof(head));
-}
-
-static void sec_end(struct writer *w)
-{
-    if (w->full)
-        return;
-    uint32_t len = (uint32_t)(w->len - w->sec - VS_SEC_HEAD);
-    uint32_t crc = crc32c(0, w->buf + w->sec + VS_SEC_HEAD, len);
-    memcpy(w->buf + w->sec + 4, &len, 4);
-    memcpy(w->buf + w->sec + 8, &crc, 4);
-    w->count++;
-}
-
-static void put_sec(struct writer *w, unsigned id, const void *p, size_t n)
-{
-    sec_begin(w, id);
-    put(w, p, n);
-    sec_end(w);
-}
 
 /* ---- the CPU-held state -------------------------------------------------- */
 
@@ -419,7 +353,7 @@ static void keep_net(struct vnet *t, const struct vnet *d)
         static __typeof__(dev) t_, zero_;                                                                              \
         t_ = (dev);                                                                                                    \
         KEEP(&t_, &zero_);                                                                                             \
-        put_sec(w, id, &t_, sizeof(t_));                                                                               \
+        vs_put_sec(w, id, &t_, sizeof(t_));                                                                               \
     } while (0)
 
 /* Why a virtio device stopped is a string in .rodata: the same image has
@@ -441,82 +375,11 @@ static int virtio_check(const struct virtio_dev *d, const struct virtio_dev *min
     return ok ? 0 : -1;
 }
 
-/* ---- reading ---------------------------------------------------------------- */
-
-struct sec {
-    unsigned id, version;
-    uint32_t len;
-    const uint8_t *data;
-};
-
-/* Walk and check every section; sec[id] gets each (at most once). */
-static int parse(const uint8_t *buf, size_t len, struct sec sec[S_COUNT], char *err, size_t n)
+static int need(const struct vs_sec *s, unsigned id, size_t size, char *err, size_t n)
 {
-    memset(sec, 0, sizeof(struct sec) * S_COUNT);
-    uint32_t magic, total;
-    uint16_t version, count;
-    if (len < VS_HEADER) {
-        fmt_snprintf(err, n, "the machine state is %llu bytes: shorter than its header", (unsigned long long)len);
-        return -1;
-    }
-    memcpy(&magic, buf, 4);
-    memcpy(&version, buf + 4, 2);
-    memcpy(&count, buf + 6, 2);
-    memcpy(&total, buf + 32, 4);
-    if (magic != VS_MAGIC || version != VS_VERSION) {
-        fmt_snprintf(err, n, "not machine state of format %u (magic 0x%x, version %u)", VS_VERSION, magic, version);
-        return -1;
-    }
-    if (memcmp(buf + 8, build_id(), BUILD_ID_LEN) != 0) {
-        fmt_snprintf(err, n, "the machine state comes from another ftvisor build (this is build %s): both hosts "
-                             "must boot the same image", build_id_hex());
-        return -1;
-    }
-    if (total != len) {
-        fmt_snprintf(err, n, "the machine state is %llu bytes, its header says %u", (unsigned long long)len, total);
-        return -1;
-    }
-    size_t off = VS_HEADER;
-    for (unsigned i = 0; i < count; i++) {
-        if (len - off < VS_SEC_HEAD) {
-            fmt_snprintf(err, n, "section %u of %u is cut off at byte %llu", i + 1, count, (unsigned long long)off);
-            return -1;
-        }
-        uint16_t id, ver;
-        uint32_t slen, crc;
-        memcpy(&id, buf + off, 2);
-        memcpy(&ver, buf + off + 2, 2);
-        memcpy(&slen, buf + off + 4, 4);
-        memcpy(&crc, buf + off + 8, 4);
-        if (slen > len - off - VS_SEC_HEAD) {
-            fmt_snprintf(err, n, "section %u (id %u) runs past the end (%u bytes at byte %llu)", i + 1, id, slen,
-                         (unsigned long long)off);
-            return -1;
-        }
-        const uint8_t *d = buf + off + VS_SEC_HEAD;
-        if (crc32c(0, d, slen) != crc) {
-            fmt_snprintf(err, n, "section %s: CRC mismatch (damaged)", id < S_COUNT ? sec_names[id] : "?");
-            return -1;
-        }
-        if (id == 0 || id >= S_COUNT || ver != 1 || sec[id].data) {
-            fmt_snprintf(err, n, "section %u: unknown, of version %u, or twice", id, ver);
-            return -1;
-        }
-        sec[id] = (struct sec){ id, ver, slen, d };
-        off += VS_SEC_HEAD + slen;
-    }
-    if (off != len) {
-        fmt_snprintf(err, n, "%llu bytes after the last section", (unsigned long long)(len - off));
-        return -1;
-    }
-    return 0;
-}
-
-static int need(const struct sec *s, size_t size, char *err, size_t n)
-{
-    if (!s->data || s->len != size) {
-        fmt_snprintf(err, n, "section %s is %s (%u bytes, want %llu)", sec_names[s->id ? s->id : 0],
-                     s->data ? "of the wrong size" : "missing", s->len, (unsigned long long)size);
+    if (!s[id].data || s[id].len != size) {
+        fmt_snprintf(err, n, "section %s is %s (%u bytes, want %llu)", vs_section_name(id),
+                     s[id].data ? "of the wrong size" : "missing", s[id].len, (unsigned long long)size);
         return -1;
     }
     return 0;
@@ -541,44 +404,41 @@ size_t vmstate_save(struct vm *vm, uint64_t vtime, uint8_t *buf, size_t cap, cha
         fmt_snprintf(err, n, "a power-off or reset request waits");
         return 0;
     }
-    struct writer w = { buf, cap, VS_HEADER, 0, 0, false };
-    if (cap < VS_HEADER) {
-        fmt_snprintf(err, n, "no room");
-        return 0;
-    }
+    struct vs_writer w;
+    vs_begin(&w, buf, cap);
 
     struct vs_vm m = { vm->tsc_hz, vm->config.epoch_seconds, vtime, vm->time_now, vm->resets, vm->mem.ram_bytes,
                        { 0 } };
     if (m.vtime < m.time_now)
         m.vtime = m.time_now;
     str_copy(m.cpu_model, vm->cpu->name, sizeof(m.cpu_model));
-    put_sec(&w, S_VM, &m, sizeof(m));
+    vs_put_sec(&w, VS_VM, &m, sizeof(m));
 
     static struct vs_cpu c;
     cpu_save(v, &c);
-    put_sec(&w, S_CPU, &c, sizeof(c));
+    vs_put_sec(&w, VS_CPU, &c, sizeof(c));
 
-    sec_begin(&w, S_VMCS);
+    vs_sec_begin(&w, VS_VMCS);
     for (size_t i = 0; i < NFIELDS; i++) {
         uint8_t pair[12];
         uint32_t enc = vmcs_fields[i];
         uint64_t val = vmread(enc);
         memcpy(pair, &enc, 4);
         memcpy(pair + 4, &val, 8);
-        put(&w, pair, sizeof(pair));
+        vs_put(&w, pair, sizeof(pair));
     }
-    sec_end(&w);
+    vs_sec_end(&w);
 
     static struct vs_hw h;
     hw_save(v, &h);
-    put_sec(&w, S_HW, &h, sizeof(h));
+    vs_put_sec(&w, VS_HW, &h, sizeof(h));
 
-    PUT_RAW(&w, S_UART, p->com1, KEEP_UART);
-    PUT_RAW(&w, S_PIC, p->pic, KEEP_PIC);
-    PUT_RAW(&w, S_PIT, p->pit, KEEP_PIT);
-    PUT_RAW(&w, S_RTC, p->rtc, KEEP_RTC);
-    PUT_RAW(&w, S_LAPIC, p->lapic, KEEP_LAPIC);
-    PUT_RAW(&w, S_IOAPIC, p->ioapic, KEEP_IOAPIC);
+    PUT_RAW(&w, VS_UART, p->com1, KEEP_UART);
+    PUT_RAW(&w, VS_PIC, p->pic, KEEP_PIC);
+    PUT_RAW(&w, VS_PIT, p->pit, KEEP_PIT);
+    PUT_RAW(&w, VS_RTC, p->rtc, KEEP_RTC);
+    PUT_RAW(&w, VS_LAPIC, p->lapic, KEEP_LAPIC);
+    PUT_RAW(&w, VS_IOAPIC, p->ioapic, KEEP_IOAPIC);
 
     static struct vs_platform pl;
     memset(&pl, 0, sizeof(pl));
@@ -595,37 +455,27 @@ size_t vmstate_save(struct vm *vm, uint64_t vtime, uint8_t *buf, size_t cap, cha
     pl.has_blk = p->has_blk;
     pl.has_net = p->has_net;
     memcpy(pl.host_bridge_cfg, p->host_bridge.cfg, 256);
-    put_sec(&w, S_PLATFORM, &pl, sizeof(pl));
+    vs_put_sec(&w, VS_PLATFORM, &pl, sizeof(pl));
 
     if (p->has_blk)
-        PUT_RAW(&w, S_BLK, p->blk, keep_blk);
+        PUT_RAW(&w, VS_BLK, p->blk, keep_blk);
     if (p->has_net)
-        PUT_RAW(&w, S_NET, p->net, keep_net);
+        PUT_RAW(&w, VS_NET, p->net, keep_net);
 
-    if (w.full) {
+    size_t len = vs_finish(&w, build_id());
+    if (!len)
         fmt_snprintf(err, n, "the machine state does not fit %llu bytes", (unsigned long long)cap);
-        return 0;
-    }
-    uint32_t magic = VS_MAGIC, total = (uint32_t)w.len, zero = 0;
-    uint16_t version = VS_VERSION, count = (uint16_t)w.count;
-    memcpy(buf, &magic, 4);
-    memcpy(buf + 4, &version, 2);
-    memcpy(buf + 6, &count, 2);
-    memcpy(buf + 8, build_id(), BUILD_ID_LEN);
-    memcpy(buf + 28, &zero, 4);
-    memcpy(buf + 32, &total, 4);
-    memcpy(buf + 36, &zero, 4);
-    return w.len;
+    return len;
 }
 
 int vmstate_check(const struct vm *vm, const uint8_t *buf, size_t len, char *err, size_t n)
 {
-    struct sec s[S_COUNT];
-    if (parse(buf, len, s, err, n))
+    struct vs_sec s[VS_IDS];
+    if (vs_parse(buf, len, build_id(), s, err, n))
         return -1;
-    for (unsigned id = S_VM; id <= S_PLATFORM; id++)
+    for (unsigned id = VS_VM; id <= VS_PLATFORM; id++)
         if (!s[id].data) {
-            fmt_snprintf(err, n, "section %s is missing", sec_names[id]);
+            fmt_snprintf(err, n, "section %s is missing", vs_section_name(id));
             return -1;
         }
     const struct platform *p = &vm->plat;
@@ -633,17 +483,17 @@ int vmstate_check(const struct vm *vm, const uint8_t *buf, size_t len, char *err
     static struct vs_cpu c;
     static struct vs_hw h;
     static struct vs_platform pl;
-    if (need(&s[S_VM], sizeof(m), err, n) || need(&s[S_CPU], sizeof(c), err, n) ||
-        need(&s[S_HW], sizeof(h), err, n) || need(&s[S_PLATFORM], sizeof(pl), err, n) ||
-        need(&s[S_VMCS], NFIELDS * 12, err, n) || need(&s[S_UART], sizeof(struct vuart), err, n) ||
-        need(&s[S_PIC], sizeof(struct vpic), err, n) || need(&s[S_PIT], sizeof(struct vpit), err, n) ||
-        need(&s[S_RTC], sizeof(struct vrtc), err, n) || need(&s[S_LAPIC], sizeof(struct vlapic), err, n) ||
-        need(&s[S_IOAPIC], sizeof(struct vioapic), err, n))
+    if (need(s, VS_VM, sizeof(m), err, n) || need(s, VS_CPU, sizeof(c), err, n) ||
+        need(s, VS_HW, sizeof(h), err, n) || need(s, VS_PLATFORM, sizeof(pl), err, n) ||
+        need(s, VS_VMCS, NFIELDS * 12, err, n) || need(s, VS_UART, sizeof(struct vuart), err, n) ||
+        need(s, VS_PIC, sizeof(struct vpic), err, n) || need(s, VS_PIT, sizeof(struct vpit), err, n) ||
+        need(s, VS_RTC, sizeof(struct vrtc), err, n) || need(s, VS_LAPIC, sizeof(struct vlapic), err, n) ||
+        need(s, VS_IOAPIC, sizeof(struct vioapic), err, n))
         return -1;
-    memcpy(&m, s[S_VM].data, sizeof(m));
-    memcpy(&c, s[S_CPU].data, sizeof(c));
-    memcpy(&h, s[S_HW].data, sizeof(h));
-    memcpy(&pl, s[S_PLATFORM].data, sizeof(pl));
+    memcpy(&m, s[VS_VM].data, sizeof(m));
+    memcpy(&c, s[VS_CPU].data, sizeof(c));
+    memcpy(&h, s[VS_HW].data, sizeof(h));
+    memcpy(&pl, s[VS_PLATFORM].data, sizeof(pl));
     m.cpu_model[sizeof(m.cpu_model) - 1] = 0;
     if (m.ram_bytes != vm->mem.ram_bytes || strcmp(m.cpu_model, vm->cpu->name) != 0) {
         fmt_snprintf(err, n, "the guest had %llu MiB and CPU model %s; this host's [guest] has %llu MiB and %s",
@@ -660,7 +510,7 @@ int vmstate_check(const struct vm *vm, const uint8_t *buf, size_t len, char *err
         return -1;
     for (size_t i = 0; i < NFIELDS; i++) {
         uint32_t enc;
-        memcpy(&enc, s[S_VMCS].data + 12 * i, 4);
+        memcpy(&enc, s[VS_VMCS].data + 12 * i, 4);
         if (enc != vmcs_fields[i]) {
             fmt_snprintf(err, n, "VMCS field %llu is 0x%x, expected 0x%x", (unsigned long long)i, enc,
                          vmcs_fields[i]);
@@ -671,8 +521,8 @@ int vmstate_check(const struct vm *vm, const uint8_t *buf, size_t len, char *err
      * subscripts (a damaged value would be a wild access here). */
     static struct vuart u;
     static struct vrtc r;
-    memcpy(&u, s[S_UART].data, sizeof(u));
-    memcpy(&r, s[S_RTC].data, sizeof(r));
+    memcpy(&u, s[VS_UART].data, sizeof(u));
+    memcpy(&r, s[VS_RTC].data, sizeof(r));
     if (u.head >= VUART_FIFO_SIZE || u.count > VUART_FIFO_SIZE || r.index >= VRTC_NVRAM_SIZE) {
         fmt_snprintf(err, n, "UART or RTC index out of range");
         return -1;
@@ -685,9 +535,9 @@ int vmstate_check(const struct vm *vm, const uint8_t *buf, size_t len, char *err
     }
     if (p->has_blk) {
         static struct vblk b;
-        if (need(&s[S_BLK], sizeof(b), err, n))
+        if (need(s, VS_BLK, sizeof(b), err, n))
             return -1;
-        memcpy(&b, s[S_BLK].data, sizeof(b));
+        memcpy(&b, s[VS_BLK].data, sizeof(b));
         if (virtio_check(&b.dev, &p->blk.dev, "virtio-blk", err, n))
             return -1;
         if (b.sectors != p->blk.sectors || b.read_only != p->blk.read_only) {
@@ -704,9 +554,9 @@ int vmstate_check(const struct vm *vm, const uint8_t *buf, size_t len, char *err
     }
     if (p->has_net) {
         static struct vnet e;
-        if (need(&s[S_NET], sizeof(e), err, n))
+        if (need(s, VS_NET, sizeof(e), err, n))
             return -1;
-        memcpy(&e, s[S_NET].data, sizeof(e));
+        memcpy(&e, s[VS_NET].data, sizeof(e));
         if (virtio_check(&e.dev, &p->net.dev, "virtio-net", err, n))
             return -1;
         if (memcmp(e.mac, p->net.mac, 6) != 0) {
@@ -721,13 +571,13 @@ int vmstate_load(struct vm *vm, const uint8_t *buf, size_t len, char *err, size_
 {
     if (vmstate_check(vm, buf, len, err, n))
         return -1;
-    struct sec s[S_COUNT];
-    parse(buf, len, s, err, n);
+    struct vs_sec s[VS_IDS];
+    vs_parse(buf, len, build_id(), s, err, n);
     struct vcpu *v = &vm->vcpu;
     struct platform *p = &vm->plat;
 
     static struct vs_vm m;
-    memcpy(&m, s[S_VM].data, sizeof(m));
+    memcpy(&m, s[VS_VM].data, sizeof(m));
     vm->time_now = m.time_now;
     vm->time_valid = false;
     vm->resets = m.resets;
@@ -735,11 +585,11 @@ int vmstate_load(struct vm *vm, const uint8_t *buf, size_t len, char *err, size_
 
     for (size_t i = 0; i < NFIELDS; i++) {
         uint64_t val;
-        memcpy(&val, s[S_VMCS].data + 12 * i + 4, 8);
+        memcpy(&val, s[VS_VMCS].data + 12 * i + 4, 8);
         vmwrite(vmcs_fields[i], val);
     }
     static struct vs_cpu c;
-    memcpy(&c, s[S_CPU].data, sizeof(c));
+    memcpy(&c, s[VS_CPU].data, sizeof(c));
     cpu_load(v, &c);
     v->rip = vmread(VMCS_GUEST_RIP);
     v->rsp = vmread(VMCS_GUEST_RSP);
@@ -752,20 +602,20 @@ int vmstate_load(struct vm *vm, const uint8_t *buf, size_t len, char *err, size_
         KEEP(&t_, &(dev));                                                                                             \
         (dev) = t_;                                                                                                    \
     } while (0)
-    LOAD_RAW(S_UART, p->com1, KEEP_UART);
-    LOAD_RAW(S_PIC, p->pic, KEEP_PIC);
-    LOAD_RAW(S_PIT, p->pit, KEEP_PIT);
-    LOAD_RAW(S_RTC, p->rtc, KEEP_RTC);
-    LOAD_RAW(S_LAPIC, p->lapic, KEEP_LAPIC);
-    LOAD_RAW(S_IOAPIC, p->ioapic, KEEP_IOAPIC);
+    LOAD_RAW(VS_UART, p->com1, KEEP_UART);
+    LOAD_RAW(VS_PIC, p->pic, KEEP_PIC);
+    LOAD_RAW(VS_PIT, p->pit, KEEP_PIT);
+    LOAD_RAW(VS_RTC, p->rtc, KEEP_RTC);
+    LOAD_RAW(VS_LAPIC, p->lapic, KEEP_LAPIC);
+    LOAD_RAW(VS_IOAPIC, p->ioapic, KEEP_IOAPIC);
     if (p->has_blk)
-        LOAD_RAW(S_BLK, p->blk, keep_blk);
+        LOAD_RAW(VS_BLK, p->blk, keep_blk);
     if (p->has_net)
-        LOAD_RAW(S_NET, p->net, keep_net);
+        LOAD_RAW(VS_NET, p->net, keep_net);
 #undef LOAD_RAW
 
     static struct vs_platform pl;
-    memcpy(&pl, s[S_PLATFORM].data, sizeof(pl));
+    memcpy(&pl, s[VS_PLATFORM].data, sizeof(pl));
     p->next_deadline = pl.next_deadline;
     p->nmi_count = pl.nmi_count;
     p->blk_reported = pl.blk_reported;
@@ -780,38 +630,23 @@ int vmstate_load(struct vm *vm, const uint8_t *buf, size_t len, char *err, size_
 
     /* Last: what lives in the CPU (nothing below touches it). */
     static struct vs_hw h;
-    memcpy(&h, s[S_HW].data, sizeof(h));
+    memcpy(&h, s[VS_HW].data, sizeof(h));
     hw_load(&h, c.xcr0);
     return 0;
 }
 
 uint64_t vmstate_vtime(const uint8_t *buf, size_t len)
 {
-    struct sec s[S_COUNT];
+    struct vs_sec s[VS_IDS];
     char err[8];
-    if (parse(buf, len, s, err, sizeof(err)) || !s[S_VM].data || s[S_VM].len != sizeof(struct vs_vm))
+    if (vs_parse(buf, len, build_id(), s, err, sizeof(err)) || !s[VS_VM].data || s[VS_VM].len != sizeof(struct vs_vm))
         return 0;
     struct vs_vm m;
-    memcpy(&m, s[S_VM].data, sizeof(m));
+    memcpy(&m, s[VS_VM].data, sizeof(m));
     return m.vtime;
 }
 
 int vmstate_compare(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, char *err, size_t n)
 {
-    struct sec sa[S_COUNT], sb[S_COUNT];
-    if (parse(a, alen, sa, err, n) || parse(b, blen, sb, err, n))
-        return -1;
-    for (unsigned id = 1; id < S_COUNT; id++) {
-        if (!sa[id].data != !sb[id].data || sa[id].len != sb[id].len) {
-            fmt_snprintf(err, n, "section %s: present or sized differently", sec_names[id]);
-            return -1;
-        }
-        for (uint32_t i = 0; sa[id].data && i < sa[id].len; i++)
-            if (sa[id].data[i] != sb[id].data[i]) {
-                fmt_snprintf(err, n, "section %s differs at byte %u (0x%02x, then 0x%02x)", sec_names[id], i,
-                             sa[id].data[i], sb[id].data[i]);
-                return -1;
-            }
-    }
-    return 0;
+    return vs_compare(a, alen, b, blen, build_id(), err, n);
 }

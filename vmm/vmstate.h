@@ -11,12 +11,13 @@
  * x87/SSE/AVX registers); and every device model (UART, PICs, PIT, RTC,
  * local APIC, I/O APIC, ACPI and PCI registers, virtio-blk, virtio-net).
  *
- * Format (docs/migration.md, "Machine state"): a 40-byte header (magic
- * "FTVS", version, section count, the image's build ID, total length),
- * then sections {u16 id, u16 version, u32 length, u32 CRC32C, data}. The
- * device models are pure data and travel as their structs with every
- * pointer zeroed, which the build ID makes safe (both hosts run the same
- * image); the destination keeps its own pointers. */
+ * Format (docs/migration.md, "Machine state"; the container is
+ * vmstate_wire.c): a 40-byte header (magic "FTVS", version, section
+ * count, the image's build ID, total length), then sections {u16 id, u16
+ * version, u32 length, u32 CRC32C of the rest, data}. The device
+ * models are pure data and travel as their structs with every pointer
+ * zeroed, which the build ID makes safe (both hosts run the same image);
+ * the destination keeps its own pointers. */
 #ifndef VMM_VMSTATE_H
 #define VMM_VMSTATE_H
 

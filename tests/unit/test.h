@@ -21,7 +21,7 @@ struct test_case {
 static struct test_case test_cases[TEST_MAX];
 static int test_count;
 static int test_failed_now;
-static char test_why[512];
+static char test_why[1024];
 
 #define TEST(name)                                                             \
     static void test_##name(void);                                             \

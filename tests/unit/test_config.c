@@ -420,6 +420,15 @@ TEST(checkpoint_forms)
           "checkpoint_every_ms tests a guest run alone");
 }
 
+TEST(migrate_every_forms)
+{
+    PARSES(HOST_A HOST_B GUEST "[pair]\n" PAIR_KEY "[debug]\nmigrate_every_ms = 2000\n");
+    CHECK_EQ(cfg.debug.migrate_every_ms, 2000u);
+    FAILS(HOST_A GUEST "[debug]\nmigrate_every_ms = 2000\n", 9,
+          "migrate_every_ms migrates a [pair]'s guest to the peer: there is no [pair]");
+    FAILS(HOST_A HOST_B GUEST "[pair]\n" PAIR_KEY "[debug]\nmigrate_every_ms = 10\n", 15, "migrate_every_ms");
+}
+
 TEST(guest_nic_forms)
 {
     PARSES(HOST_A "guest_nic = 52:54:00:00:00:11\n" GUEST "nic_mac = 52:54:00:00:00:99\n");
@@ -600,7 +609,7 @@ TEST(rejects_unknown_key_listing_expected)
     FAILS(HOST_A "[guest]\nvcpus = 2\n", 6,
           "unknown key 'vcpus' in [guest] (expected one of: kernel, initrd, disk, disk_device, disk_mode, disk_reads, nic_mac, cmdline, memory_mb, cpu_model)");
     FAILS(HOST_A "[debug]\nverbose = 1\n", 6,
-          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip, disk_test, profile, read_ahead, checkpoint_every_ms)");
+          "unknown key 'verbose' in [debug] (expected one of: host, on_guest_exit, exit_port, log_level, fault_test, uptime_ms, channel_test_mb, replay_drip, disk_test, profile, read_ahead, checkpoint_every_ms, migrate_every_ms)");
     FAILS("[host alpha]\nMAC = 52:54:00:00:00:01\n", 2, "unknown key 'MAC'");
 }
 
