@@ -349,8 +349,8 @@ static void start_recording(struct vm *vm, rr_finished_fn done)
 {
     const struct config *cfg = kernel_config();
     char why[200];
-    if (recorder_start(vm, backend, &memlog, cfg->record.span_ms, cfg->record.digest_every, done, why,
-                       sizeof(why))) {
+    if (recorder_start(vm, backend, &memlog, cfg->record.span_ms, cfg->record.digest_every,
+                       cfg->record.digest_min_ms, done, why, sizeof(why))) {
         log_error("record", "cannot record: %s", why);
         end(false, "cannot run");
         return;

@@ -563,7 +563,8 @@ static void start_protection(struct vm *vm)
     chan_send(MSG_START, &F.epoch, 8);
     F.peer_boot = chan_peer_boot();
     vm_events_register(&pri_events, NULL);
-    if (recorder_start(vm, F.backend, &F.log, 0, cfg->record.digest_every, pri_guest_ended, why, sizeof(why))) {
+    if (recorder_start(vm, F.backend, &F.log, 0, cfg->record.digest_every, cfg->record.digest_min_ms,
+                       pri_guest_ended, why, sizeof(why))) {
         log_error("pair", "cannot record the guest: %s", why);
         send_leave("the primary cannot record its guest");
         vm_events_register(F.live_ev, F.live_ev_ctx);

@@ -60,9 +60,10 @@ void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN]);
 /* Recorder: from now on the engine runs the guest under the recording
  * policy, writing the log into out (header first). span_ms > 0: pause the
  * guest (VCPU_STOP_PAUSED) at the first event point at or after that much
- * virtual time. */
+ * virtual time. A STATE record once digest_every points (0: never) and
+ * digest_min_ms of virtual time have passed since the last one. */
 int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_t span_ms, uint32_t digest_every,
-                   rr_finished_fn finished, char *err, size_t n);
+                   uint32_t digest_min_ms, rr_finished_fn finished, char *err, size_t n);
 void recorder_totals(struct rr_totals *t);
 /* Close the open frame after ns of host time (0: only when full), for a
  * log consumed while it is written (sink, backup). */
