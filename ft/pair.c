@@ -849,6 +849,8 @@ static void become_primary(void)
 {
     F.role = R_PRIMARY;
     F.sent_abs = F.acked_abs = 0;
+    F.reach_exit = 0;
+    F.reach_end = false;
     F.in_head = F.in_tail = 0;
     F.con_released = F.con_shown = F.con_total;
     F.seg_head = F.seg_tail = 0;
