@@ -302,6 +302,7 @@ int log_frame_begin(struct log_encoder *e, uint8_t *buf, size_t cap)
 }
 
 size_t log_frame_body(const struct log_encoder *e) { return e->open ? e->len : 0; }
+uint64_t log_encoder_exit(const struct log_encoder *e) { return e->exit; }
 
 int log_frame_end(struct log_encoder *e, size_t *size)
 {

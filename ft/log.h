@@ -208,6 +208,9 @@ int log_encode_header(struct log_encoder *e, const struct log_header *h, uint8_t
 int log_frame_begin(struct log_encoder *e, uint8_t *buf, size_t cap);
 /* Body bytes in the open frame (0 if none is open). */
 size_t log_frame_body(const struct log_encoder *e);
+/* The exit ordinal of the last record put (0 before any): what a decoder
+ * reports as its exit after decoding up to that record. */
+uint64_t log_encoder_exit(const struct log_encoder *e);
 /* Completes the open frame (header and CRC) and sets *size to its length
  * in bytes; the next frame gets the next sequence number. An empty frame
  * is valid. LOG_ERR_STATE if no frame is open. */

@@ -243,6 +243,25 @@ static void report_latency(void)
 
 static struct memlog drip_view;
 static bool dripping;
+static struct log_decoder drip_dec;
+static size_t drip_pos;
+
+/* replay_drip: tell the replayer how far the view reaches, as the pair's
+ * LOG messages do. The recorder knew it per frame while recording; by
+ * now only decoding the view again tells it (a test's cost). */
+static void drip_reach(void)
+{
+    static struct log_record r;
+    for (;;) {
+        size_t used = 0;
+        int e = log_decoder_feed(&drip_dec, drip_view.buf + drip_pos, drip_view.len - drip_pos, &used, &r);
+        drip_pos += used;
+        if (e == LOG_OK)
+            replayer_log_reaches(r.exit, r.type == LOG_REC_END);
+        else if (e != LOG_GOT_HEADER)
+            return; /* more to come; or damage, which the replayer finds and reports */
+    }
+}
 
 /* selfcheck: the recording is over; replay it. */
 static void recorded(struct vm *vm)
@@ -270,6 +289,8 @@ static void recorded(struct vm *vm)
     if (replayer_start(vm, drip ? &drip_view : &memlog, replayed, err, sizeof(err)) == 0 && drip) {
         log_info("selfcheck", "replay_drip: the log reaches the replayer %u bytes per main-loop pass", drip);
         replayer_set_live(true);
+        log_decoder_init(&drip_dec);
+        drip_pos = 0;
         dripping = true;
     } else if (drip) {
         log_error("replay", "cannot replay: %s", err);
@@ -328,8 +349,8 @@ static void start_recording(struct vm *vm, rr_finished_fn done)
 {
     const struct config *cfg = kernel_config();
     char why[200];
-    if (recorder_start(vm, backend, &memlog, cfg->record.span_ms, cfg->record.digest_every, done, why,
-                       sizeof(why))) {
+    if (recorder_start(vm, backend, &memlog, cfg->record.span_ms, cfg->record.digest_every,
+                       cfg->record.digest_min_ms, done, why, sizeof(why))) {
         log_error("record", "cannot record: %s", why);
         end(false, "cannot run");
         return;
@@ -370,6 +391,7 @@ static bool modes_poll(void)
     if (dripping) {
         size_t n = kernel_config()->debug.replay_drip;
         drip_view.len = drip_view.len + n < memlog.len ? drip_view.len + n : memlog.len;
+        drip_reach();
         if (drip_view.len == memlog.len) {
             dripping = false;
             replayer_set_live(false);

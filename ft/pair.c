@@ -13,7 +13,8 @@
  *                               initial state digest
  *   START    primary -> backup  the pair epoch: protection begins
  *   LOG      primary -> backup  whole log frames, with the console bytes
- *                               the primary has shown
+ *                               the primary has shown and how far the log
+ *                               reaches (the last record's exit, END)
  *   MARK     primary -> backup  how far the log sent so far reaches (exit
  *                               ordinal, instruction count): the replay
  *                               runs ahead to it between frames
@@ -104,8 +105,9 @@
 #define MSG_HANDOVER (CHAN_TYPE_USER + 16)
 
 #define LOG_PAGES 4096            /* 16 MiB of log buffer on either side */
-#define LOG_MSG_HEAD 24
+#define LOG_MSG_HEAD 32
 #define LOG_ACK_NOW 1 /* LOG flags: output waits on this message */
+#define LOG_HAS_END 2 /* LOG flags: the log up to this message's end holds END */
 #define UNACKED_MAX (6u << 20)    /* log bytes in flight before the primary waits */
 #define HOLD_BYTES (1u << 20)     /* held console output */
 #define HOLD_MAX (HOLD_BYTES / 2) /* held output before the primary waits */
@@ -164,6 +166,8 @@ static struct {
     void *live_ev_ctx;
     /* Primary: streaming. */
     uint64_t sent_abs, acked_abs;
+    uint64_t reach_exit; /* the last record's exit in the log sent (recorder_reach()) */
+    bool reach_end;
     struct { uint64_t seq, end; } inflight[INFLIGHT];
     unsigned in_head, in_tail;
     uint8_t msg[CHAN_MAX_MSG];
@@ -380,6 +384,14 @@ static void pump(void)
         uint64_t flags = F.con_total > F.con_released || gio_output_held() || F.st == PS_ENDING || F.handing_over
                              ? LOG_ACK_NOW
                              : 0;
+        /* How far the log reaches at this message's end, so the backup's
+         * replay need not decode ahead to learn it. Should the recorder no
+         * longer know, the last message's answer is a lower bound. */
+        uint64_t exit = F.reach_exit;
+        bool has_end = F.reach_end;
+        recorder_reach(F.sent_abs + n, &exit, &has_end);
+        if (has_end)
+            flags |= LOG_HAS_END;
         memcpy(F.msg, &F.sent_abs, 8);
         /* Without a working UART (none, or one that stopped taking
          * bytes) a release is the output. */
@@ -390,10 +402,13 @@ static void pump(void)
         }
         memcpy(F.msg + 8, &F.con_shown, 8);
         memcpy(F.msg + 16, &flags, 8);
+        memcpy(F.msg + 24, &exit, 8);
         memcpy(F.msg + LOG_MSG_HEAD, F.log.buf + F.log.start, n);
         uint64_t seq = chan_send(MSG_LOG, F.msg, (uint32_t)(LOG_MSG_HEAD + n));
         if (!seq)
             return; /* the channel's ring is full: later */
+        F.reach_exit = exit;
+        F.reach_end = has_end;
         F.sent_abs += n;
         F.log.start += n;
         F.inflight[F.in_tail % INFLIGHT].seq = seq;
@@ -574,7 +589,8 @@ static void start_protection(struct vm *vm)
     chan_send(MSG_START, &F.epoch, 8);
     F.peer_boot = chan_peer_boot();
     vm_events_register(&pri_events, NULL);
-    if (recorder_start(vm, F.backend, &F.log, 0, cfg->record.digest_every, pri_guest_ended, why, sizeof(why))) {
+    if (recorder_start(vm, F.backend, &F.log, 0, cfg->record.digest_every, cfg->record.digest_min_ms,
+                       pri_guest_ended, why, sizeof(why))) {
         log_error("pair", "cannot record the guest: %s", why);
         send_leave("the primary cannot record its guest");
         vm_events_register(F.live_ev, F.live_ev_ctx);
@@ -746,10 +762,11 @@ static void bk_log(const uint8_t *data, uint32_t len)
 {
     if (len < LOG_MSG_HEAD || (F.st != PS_WAIT_PEER && F.st != PS_REPLAYING && F.st != PS_ARBITRATING))
         return;
-    uint64_t off, released, flags;
+    uint64_t off, released, flags, reach;
     memcpy(&off, data, 8);
     memcpy(&released, data + 8, 8);
     memcpy(&flags, data + 16, 8);
+    memcpy(&reach, data + 24, 8);
     if (flags & LOG_ACK_NOW)
         chan_ack_now();
     if (off != F.recv_abs) {
@@ -759,7 +776,7 @@ static void bk_log(const uint8_t *data, uint32_t len)
     F.primary_released = released;
     size_t n = len - LOG_MSG_HEAD;
     if (F.log.len + n > F.log.cap && F.replay_started) {
-        size_t done = replayer_needed_from();
+        size_t done = replayer_pos();
         memmove(F.log.buf, F.log.buf + done, F.log.len - done);
         F.log.len -= done;
         replayer_rebase(done);
@@ -771,8 +788,10 @@ static void bk_log(const uint8_t *data, uint32_t len)
     memcpy(F.log.buf + F.log.len, data + LOG_MSG_HEAD, n);
     F.log.len += n;
     F.recv_abs += n;
-    if (F.replay_started)
+    if (F.replay_started) {
+        replayer_log_reaches(reach, flags & LOG_HAS_END);
         return;
+    }
     struct vm *vm = &the_vm;
     char err[200];
     uint64_t t0 = now_ms();
@@ -785,6 +804,7 @@ static void bk_log(const uint8_t *data, uint32_t len)
         return;
     }
     replayer_set_live(true);
+    replayer_log_reaches(reach, flags & LOG_HAS_END);
     replayer_set_output_hook(bk_output);
     F.replay_started = true;
     set_state(PS_REPLAYING);
@@ -893,6 +913,8 @@ static void become_primary(void)
 {
     F.role = R_PRIMARY;
     F.sent_abs = F.acked_abs = 0;
+    F.reach_exit = 0;
+    F.reach_end = false;
     F.in_head = F.in_tail = 0;
     /* Console bytes count from the clone on both hosts: the backup's
      * replay counts what it would show from there (went_live()). */

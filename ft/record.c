@@ -27,6 +27,7 @@
 
 #define REG_RING 4096
 #define STATE_RING 64
+#define REACH_RING 4096
 
 static struct {
     struct vm *vm;
@@ -37,6 +38,10 @@ static struct {
     uint64_t start_ns;
     bool async_pending;
     uint32_t span_ms, digest_every;
+    uint64_t digest_min_ns;
+    /* The last periodic STATE record: its event point and virtual time. */
+    uint64_t digest_point;
+    vtime_t digest_vtime;
     struct rr_totals t;
     /* Console output since the last OUTPUT record. */
     uint64_t out_bytes;
@@ -58,6 +63,12 @@ static struct {
     uint64_t closed_exit, closed_icount;
     bool closed_clean;
     bool ended;        /* END is written */
+    /* For each closed frame recorder_reach() has not passed yet: where it
+     * ends (recorder_log_bytes()), the exit of the last record in the log
+     * up to there and whether that is END. The oldest are overwritten when
+     * more than REACH_RING frames wait. */
+    struct { uint64_t end, exit; bool has_end; } reach[REACH_RING];
+    uint64_t reach_head, reach_tail;
     uint64_t regs[REG_RING][17];
     struct rr_state_block blocks[STATE_RING];
 } R;
@@ -128,6 +139,11 @@ static void close_frame(bool clean)
         R.closed_exit = R.vm->vcpu.sync_exits;
         R.closed_icount = landmark_icount(R.vm, R.backend);
         R.closed_clean = clean;
+        R.reach[R.reach_tail % REACH_RING].end = R.produced;
+        R.reach[R.reach_tail % REACH_RING].exit = log_encoder_exit(&R.enc);
+        R.reach[R.reach_tail % REACH_RING].has_end = R.enc.ended;
+        if (++R.reach_tail - R.reach_head > REACH_RING)
+            R.reach_head = R.reach_tail - REACH_RING;
     }
     log_frame_begin(&R.enc, R.frame, sizeof(R.frame));
     R.frame_has_records = false;
@@ -142,6 +158,19 @@ void recorder_flush_due(void)
         close_frame(true);
 }
 uint64_t recorder_log_bytes(void) { return R.produced; }
+bool recorder_reach(uint64_t upto, uint64_t *exit, bool *has_end)
+{
+    /* Frames are kept in log order and the oldest go first: the last kept
+     * frame that ends at or before upto ends at upto (a frame boundary),
+     * unless none is kept. It stays, for a caller that asks again. */
+    while (R.reach_tail - R.reach_head > 1 && R.reach[(R.reach_head + 1) % REACH_RING].end <= upto)
+        R.reach_head++;
+    if (R.reach_head == R.reach_tail || R.reach[R.reach_head % REACH_RING].end > upto)
+        return false;
+    *exit = R.reach[R.reach_head % REACH_RING].exit;
+    *has_end = R.reach[R.reach_head % REACH_RING].has_end;
+    return true;
+}
 void recorder_flush_now(void)
 {
     if (R.vm && !R.ended && R.frame_has_records)
@@ -311,8 +340,15 @@ static void rec_after(void *ctx, struct vm *vm)
         close_frame(false);
     if (!vm_time_read(vm))
         return;
-    if (R.digest_every && R.t.points % R.digest_every == 0)
+    /* Event points come faster the more I/O the guest does: virtual time
+     * bounds how often a busy guest is digested. Only the recorder
+     * decides; a replay follows the STATE records. */
+    if (R.digest_every && R.t.points - R.digest_point >= R.digest_every &&
+        vm->time_now - R.digest_vtime >= R.digest_min_ns) {
         state_record(vm, false);
+        R.digest_point = R.t.points;
+        R.digest_vtime = vm->time_now;
+    }
     if (R.span_ms && vm->time_now >= (uint64_t)R.span_ms * 1000000 && vm->vcpu.stop == VCPU_RUNNING)
         vcpu_stop(&vm->vcpu, VCPU_STOP_PAUSED, "recording span of %u ms reached", R.span_ms);
 }
@@ -432,7 +468,7 @@ static void rec_finished(void *ctx, struct vm *vm)
 }
 
 int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_t span_ms, uint32_t digest_every,
-                   rr_finished_fn finished, char *err, size_t n)
+                   uint32_t digest_min_ms, rr_finished_fn finished, char *err, size_t n)
 {
     memset(&R.t, 0, sizeof(R.t));
     R.vm = vm;
@@ -440,6 +476,9 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     R.out = out;
     R.span_ms = span_ms;
     R.digest_every = digest_every;
+    R.digest_min_ns = (uint64_t)digest_min_ms * 1000000;
+    R.digest_point = 0;
+    R.digest_vtime = 0;
     R.out_bytes = R.out_crc = 0;
     R.line_done = R.async_pending = false;
     R.finished = finished;
@@ -449,6 +488,7 @@ int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_
     R.frame_has_records = false;
     R.closed_exit = R.closed_icount = 0;
     R.closed_clean = false;
+    R.reach_head = R.reach_tail = 0;
     out->start = out->len = 0;
     out->overflowed = false;
     vm_events_current(&live_events, &live_events_ctx);

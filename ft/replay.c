@@ -43,14 +43,13 @@ static struct {
     uint64_t runs_zero_entry; /* PMU: the run that was a zero-timer entry */
     uint32_t steps_at_count; /* PMU: single steps since the branch count matched */
     uint64_t timer_stuck_at; /* emulator: a timer run ended at this count without progress */
-    /* A log still arriving (replayer_set_live()): a scout decoder runs
-     * ahead over what is there, and the guest only runs while the log
-     * holds every record up to the next exit (see rep_slice()). */
+    /* A log still arriving (replayer_set_live()): how far what arrived
+     * reaches (replayer_log_reaches(): the exit of its last record, END
+     * there), so that the guest only runs while the log holds every
+     * record up to the next exit (see rep_slice()). */
     bool live;
-    struct log_decoder scout;
-    size_t scout_pos;
-    uint64_t scout_exit;
-    bool scout_end;
+    uint64_t reach_exit;
+    bool reach_end;
     /* The primary's position (recorder_position()) with the log up to it
      * here: the guest may run ahead to it while the next sync exit's
      * records are still on their way. */
@@ -72,30 +71,16 @@ static struct {
 } P;
 
 
-/* Live: how far the log that has arrived reaches. */
-static void scout(void)
-{
-    static struct log_record r;
-    for (;;) {
-        size_t used = 0;
-        int e = log_decoder_feed(&P.scout, P.in->buf + P.scout_pos, P.in->len - P.scout_pos, &used, &r);
-        P.scout_pos += used;
-        if (e == LOG_OK) {
-            P.scout_exit = r.exit;
-            P.scout_end |= r.type == LOG_REC_END;
-            continue;
-        }
-        if (e == LOG_GOT_HEADER)
-            continue;
-        if (e != LOG_NEED_MORE)
-            P.scout_end = true; /* damage: the main decoder will report it */
-        return;
-    }
-}
-
 void replayer_set_live(bool live)
 {
     P.live = live;
+}
+
+void replayer_log_reaches(uint64_t exit, bool has_end)
+{
+    if (exit > P.reach_exit)
+        P.reach_exit = exit;
+    P.reach_end |= has_end;
 }
 
 void replayer_set_mark(uint64_t exit, uint64_t icount, bool exit_complete)
@@ -142,12 +127,7 @@ bool replayer_waiting(void) { return P.live && P.waiting; }
 vtime_t replayer_vtime(void) { return P.last_time; }
 enum lm_backend replayer_backend(void) { return P.backend; }
 size_t replayer_pos(void) { return P.pos; }
-size_t replayer_needed_from(void) { return P.pos < P.scout_pos || !P.live ? P.pos : P.scout_pos; }
-void replayer_rebase(size_t n)
-{
-    P.pos -= n;
-    P.scout_pos = P.scout_pos > n ? P.scout_pos - n : 0;
-}
+void replayer_rebase(size_t n) { P.pos -= n; }
 void replayer_drain(void (*drained)(struct vm *vm)) { P.drained = drained; }
 void replayer_set_output_hook(void (*fn)(uint8_t byte)) { P.output = fn; }
 int replayer_trust_initial_state(const uint8_t d[LOG_STATE_DIGEST_LEN])
@@ -158,11 +138,7 @@ int replayer_trust_initial_state(const uint8_t d[LOG_STATE_DIGEST_LEN])
     return 0;
 }
 
-bool replayer_log_has_end(void)
-{
-    scout();
-    return P.scout_end;
-}
+bool replayer_log_has_end(void) { return P.reach_end || P.damaged; }
 
 /* The next record (decoded lazily from the memory log). */
 static const struct log_record *peek_rec(void)
@@ -454,11 +430,7 @@ static bool rep_slice(void *ctx, struct vm *vm)
          * in exit order, so that exit's records are all here. Runs bounded
          * short of a record that is here, or of the primary's mark, need
          * no such wait. */
-        bool hold = false;
-        if (P.live && !P.drained) {
-            scout();
-            hold = !P.scout_end && P.scout_exit < v->sync_exits + 2;
-        }
+        bool hold = P.live && !P.drained && !P.reach_end && !P.damaged && P.reach_exit < v->sync_exits + 2;
         check_after();
         if (v->stop != VCPU_RUNNING || P.io_wait)
             break;
@@ -653,10 +625,8 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
     P.live = false;
     P.drained = NULL;
     P.output = NULL;
-    log_decoder_init(&P.scout);
-    P.scout_pos = 0;
-    P.scout_exit = 0;
-    P.scout_end = false;
+    P.reach_exit = 0;
+    P.reach_end = false;
     P.waits = 0;
     P.waiting = false;
     P.io_wait = false;

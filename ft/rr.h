@@ -60,9 +60,10 @@ void rr_config_digest(struct vm *vm, uint8_t out[LOG_DIGEST_LEN]);
 /* Recorder: from now on the engine runs the guest under the recording
  * policy, writing the log into out (header first). span_ms > 0: pause the
  * guest (VCPU_STOP_PAUSED) at the first event point at or after that much
- * virtual time. */
+ * virtual time. A STATE record once digest_every points (0: never) and
+ * digest_min_ms of virtual time have passed since the last one. */
 int recorder_start(struct vm *vm, enum lm_backend b, struct memlog *out, uint32_t span_ms, uint32_t digest_every,
-                   rr_finished_fn finished, char *err, size_t n);
+                   uint32_t digest_min_ms, rr_finished_fn finished, char *err, size_t n);
 void recorder_totals(struct rr_totals *t);
 /* Close the open frame after ns of host time (0: only when full), for a
  * log consumed while it is written (sink, backup). */
@@ -81,6 +82,15 @@ void recorder_set_flush_on_output(bool on);
 /* Log bytes written into the memory log since recorder_start(), header
  * included: the absolute log offset the pair's acknowledgements refer to. */
 uint64_t recorder_log_bytes(void);
+/* For a consumer that takes the log in whole frames, in order, up to
+ * recorder_log_bytes() == upto (a frame boundary): the exit ordinal of the
+ * last record in the log up to there (as a decoder reports it; 0 before
+ * any) and whether that record is END. Forgets the frames before the one
+ * ending at upto (asking again with the same upto gives the same answer).
+ * False when it no longer knows (more than 4096 frames waited) or
+ * there is no records frame yet: the caller's previous answer still holds
+ * as a lower bound. */
+bool recorder_reach(uint64_t upto, uint64_t *exit, bool *has_end);
 /* Emulator backend, called between two runs: a position of the guest
  * (sync-exit ordinal, instruction count) such that the memory log holds
  * every record before it, and every record of that exit too if
@@ -102,6 +112,10 @@ int replayer_start(struct vm *vm, const struct memlog *in, rr_finished_fn finish
 /* The log is still arriving (true: wait for more at its end, and run the
  * guest only as far as the log reaches) or complete (false, the default). */
 void replayer_set_live(bool live);
+/* Live: how far the log that has arrived reaches, from whoever delivers
+ * it (the primary knows it per frame, recorder_reach()): the exit ordinal
+ * of its last record, and whether that is END. Never goes back. */
+void replayer_log_reaches(uint64_t exit, bool has_end);
 /* The primary's recorder_position(), received with the log up to it: the
  * live replay may run the guest ahead to just short of it, and on to the
  * next exit if that exit's records are all here. */
@@ -111,11 +125,9 @@ uint64_t replayer_waits(void); /* times a live replay waited for more log */
 bool replayer_waiting(void);   /* it has replayed all it can of what arrived */
 vtime_t replayer_vtime(void);   /* virtual time of the last replayed point */
 enum lm_backend replayer_backend(void); /* the log's, once started */
-/* A live replay's log buffer: bytes before replayer_needed_from() are
- * decoded; after the caller moves the rest down by n bytes (n at most
- * that), replayer_rebase(n) adjusts the replayer's positions. */
-size_t replayer_needed_from(void);
-/* Bytes of the log buffer the replayer has taken in (whole frames). */
+/* Bytes of the log buffer the replayer has taken in (whole frames). A
+ * live replay's caller may drop them: after it moves the rest down by n
+ * bytes (n at most that), replayer_rebase(n) adjusts the position. */
 size_t replayer_pos(void);
 void replayer_rebase(size_t n);
 /* Go-live: the log will not grow any more. The replayer replays every

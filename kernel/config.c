@@ -67,6 +67,7 @@ static const struct keydef record_keys[] = {
     { "span_ms", K_U32, F(struct cfg_record, span_ms), 1, 86400000, NULL, false },
     { "landmark", K_ENUM, F(struct cfg_record, landmark), 0, 0, landmark_names, false },
     { "digest_every", K_U32, F(struct cfg_record, digest_every), 0, 1000000000, NULL, false },
+    { "digest_min_ms", K_U32, F(struct cfg_record, digest_min_ms), 0, 86400000, NULL, false },
     { "dest", K_ENUM, F(struct cfg_record, dest), 0, 0, record_dest_names, false },
     { "sink", K_IP, F(struct cfg_record, sink_ip), 0, 0, NULL, false },
     { "sink_port", K_PORT, F(struct cfg_record, sink_port), 1, 0xffff, NULL, false },
@@ -697,6 +698,7 @@ int config_parse(const char *text, size_t len, const char *file, struct config *
     cfg->pair.backup_wait_ms = 60000;
     cfg->debug.log_level = CFG_LOG_INFO;
     cfg->record.digest_every = 5000;
+    cfg->record.digest_min_ms = 1000;
     cfg->debug.read_ahead = CFG_ON;
     cfg->record.sink_port = 7420;
     p.cfg = cfg;

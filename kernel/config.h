@@ -115,6 +115,7 @@ struct cfg_record {
     uint32_t span_ms;      /* selfcheck: virtual ms to record (0: until the guest ends) */
     enum cfg_landmark landmark;
     uint32_t digest_every; /* state digest every N event points (0: only at the end) */
+    uint32_t digest_min_ms; /* ... and at least this much virtual time apart (0: no minimum) */
     enum cfg_record_dest dest; /* record: where the log goes */
     uint32_t sink_ip;          /* tools/ftlog-sink (host byte order); 0: none */
     uint16_t sink_port;

@@ -98,13 +98,26 @@ expect "span: replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instr
 expect_last "span: power-off" '^ftvisor: power-off: selfcheck done$'
 expect_rc "span: clean power-off" 0
 
-# --- state digests every 20 points: 100000 TSC reads make about 5000
-#     digests, each re-reading only the pages written since the last ---
-rr_boot digests rdtsc 300 'digest_every = 20'
+# --- state digests every 20 points (with no minimum of virtual time
+#     between them): 100000 TSC reads make about 5000 digests, each
+#     re-reading only the pages written since the last ---
+rr_boot digests rdtsc 300 $'digest_every = 20\ndigest_min_ms = 0'
 expect "digests: thousands of state digests recorded" 'record: [0-9]+ event points \([0-9]+ asynchronous\), [1-9][0-9]{3,} state digests'
 expect "digests: replay identical with all of them" 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [1-9][0-9]{3,} state digests and the final RAM digest match'
 expect "digests: the guest's checks passed while recorded" 'guest: rdtsc: all [0-9]+ checks passed$'
 expect_rc "digests: clean power-off" 0
+
+# --- the same, at least 50 ms of virtual time apart: at most one digest
+#     per 50 ms recorded, and the final one ---
+rr_boot digestms rdtsc 300 $'digest_every = 20\ndigest_min_ms = 50'
+line=$(grep -aoE 'record: [0-9]+ event points .* state digests, .* [0-9]+\.[0-9]{3} s virtual' "$SERIAL" | head -1)
+n=$(sed -E 's/.*\), ([0-9]+) state digests.*/\1/' <<<"$line")
+ms=$(sed -E 's/.* ([0-9]+)\.([0-9]{3}) s virtual/\1\2/' <<<"$line" | sed 's/^0*//')
+if [ -n "$line" ] && [ "$n" -ge 2 ] && [ "$n" -le $(( ${ms:-0} / 50 + 1 )) ]; then
+    ok "digestms: $n state digests in $ms ms of virtual time"
+else notok "digestms: '${n:-?}' state digests in '${ms:-?}' ms (want 2 to one per 50 ms and the final)"; fi
+expect "digestms: replay identical" 'replay: identical \([0-9]+ events, [0-9]+ instructions\): [0-9]+ state digests and the final RAM digest match'
+expect_rc "digestms: clean power-off" 0
 
 # --- a log still arriving: the replayer gets it 4 bytes per main-loop
 #     pass (frames closed every ms while recording) and must wait at its

@@ -1120,10 +1120,11 @@ TEST(record_section)
     CHECK_EQ(cfg.record.dest, CFG_DEST_MEMORY);
     CHECK_EQ(cfg.record.sink_port, 7420);
     CHECK_EQ(cfg.record.digest_every, 5000);
+    CHECK_EQ(cfg.record.digest_min_ms, 1000);
     CHECK_EQ(cfg.record.landmark, CFG_LM_AUTO);
     CHECK_EQ(cfg.record.log_name[0], 0);
     PARSES(HOST_A GUEST "[record]\nmode = record\ndest = sink\nsink = 10.0.0.9\nsink_port = 9000\nlog_name = run-1\n"
-                        "landmark = exits\nspan_ms = 500\ndigest_every = 0\n");
+                        "landmark = exits\nspan_ms = 500\ndigest_every = 0\ndigest_min_ms = 0\n");
     CHECK_EQ(cfg.record.mode, CFG_REC_RECORD);
     CHECK_EQ(cfg.record.dest, CFG_DEST_SINK);
     CHECK_EQ(cfg.record.sink_ip, 0x0a000009u);
@@ -1132,6 +1133,7 @@ TEST(record_section)
     CHECK_EQ(cfg.record.landmark, CFG_LM_EXITS);
     CHECK_EQ(cfg.record.span_ms, 500);
     CHECK_EQ(cfg.record.digest_every, 0);
+    CHECK_EQ(cfg.record.digest_min_ms, 0);
     CHECK_EQ(cfg.debug.host_line, 0); /* log_name is not [debug] host */
     PARSES(HOST_A GUEST "[record]\nmode = selfcheck\nlandmark = each\n[debug]\nreplay_drip = 4\n");
     CHECK_EQ(cfg.debug.replay_drip, 4);

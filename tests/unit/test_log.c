@@ -677,6 +677,7 @@ TEST(many_records_many_frames_random_chunks)
         uint64_t frames = 0;
         size_t len = encode_log(&h, recs, n, runs[k].cap, &frames);
         CHECK(len < sizeof(S));
+        CHECK_EQ(log_encoder_exit(&enc), recs[n - 1].exit);
         CHECK(frames > (runs[k].cap == 300 ? 1000u : 10u));
         static const size_t chunks[] = { 0, 3, 200, 100000 };
         for (size_t c = 0; c < 4; c++) {
@@ -696,7 +697,9 @@ TEST(record_locations_and_state)
 {
     size_t len = std_log(), sz;
     CHECK_EQ(log_frame_begin(&enc, S + len, 1000), LOG_OK);
+    CHECK_EQ(log_encoder_exit(&enc), 0);
     CHECK_EQ(log_put_time(&enc, 10, 500), LOG_OK);
+    CHECK_EQ(log_encoder_exit(&enc), 10);
     CHECK_EQ(log_put_random(&enc, 12, 42), LOG_OK);
     CHECK_EQ(log_frame_end(&enc, &sz), LOG_OK);
     len += sz;
@@ -705,6 +708,7 @@ TEST(record_locations_and_state)
     CHECK_EQ(log_frame_body(&enc), 0);
     CHECK_EQ(log_frame_end(&enc, &sz), LOG_OK);
     CHECK_EQ(sz, 20);
+    CHECK_EQ(log_encoder_exit(&enc), 12); /* the last record's, across the empty frame */
     len += sz;
     CHECK_EQ(log_frame_begin(&enc, S + len, 1000), LOG_OK);
     CHECK_EQ(log_put_state(&enc, 12, 1000, (const uint8_t *)"0123456789abcdef"), LOG_OK);
