@@ -1077,6 +1077,9 @@ static void clone_state_arrived(const uint8_t *msg, uint32_t msg_len)
         return;
     }
     gio_set_ordinals(ord[0], ord[1]);
+    /* A replay that diverged stopped the guest here (and the engine let
+     * it go): the loaded one is a guest to run again. */
+    vm->created = true;
     rr_state_digest(vm, true, F.init_digest, NULL);
     ring_total = 0; /* console bytes count from the clone (become_primary()) */
     F.primary_released = 0;

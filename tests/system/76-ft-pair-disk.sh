@@ -29,8 +29,15 @@
 #    reads as alpha's READ_HINTs come).
 #  - readsdiffer: disk_reads = backup, but the two hosts' "shared" drives
 #    are different files: beta's reads give other data than alpha's, the
-#    replay must say so and alpha carry on unprotected.
-# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio arbiter private"
+#    replay must say so (a clone cannot repair that) and alpha carry on
+#    unprotected.
+#  - migrate: as ftio, but at file 8 tools/ftmigrate asks alpha to hand
+#    the guest over (issue 8): beta goes live without a failure and clones
+#    it back to alpha (memory and the virtio disk and NIC state; the drive
+#    is shared), the guest finishes on beta protected by alpha, whose
+#    replay is identical to the end; the stream arrives intact over the
+#    one connection.
+# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio migrate arbiter private"
 # runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
@@ -128,6 +135,16 @@ check_files() {
         cmp -s <(debugfs -R "cat /f$i" "$img" 2>/dev/null) <(seq $((i * 1000)) $((i * 1000 + i * 50))) && good=$((good + 1))
     done
     echo "$good"
+}
+
+# stream_intact TAG: the peer got seq 1..60000 over one connection.
+stream_intact() {
+    sleep 1
+    if [ -e "$WORK/conn.1" ] && [ ! -e "$WORK/conn.2" ] && cmp -s "$WORK/conn.1" <(seq 1 60000); then
+        ok "$1: the peer received the whole stream intact over one connection ($(stat -c %s "$WORK/conn.1") bytes)"
+    else
+        notok "$1: peer: $(cat "$WORK/peer.out"); $(cmp "$WORK/conn.1" <(seq 1 60000) 2>&1 | head -1)"
+    fi
 }
 
 # disk_kill TAG MODE ALPHA-DISK BETA-DISK AT [DEBUG-LINE [GUEST-LINES
@@ -252,6 +269,9 @@ if want readsdiffer; then
     on "$WORK/readsdiffer.alpha.serial"
     expect "readsdiffer: alpha hears of it" "DIVERGED|beta's replay diverged"
     expect "readsdiffer: alpha runs on unprotected" 'UNPROTECTED'
+    on "$WORK/readsdiffer.beta.serial"
+    expect "readsdiffer: beta does not ask for a repair a clone cannot make" 'pair: a clone cannot repair differing disk reads: this host stops following alpha'
+    on "$WORK/readsdiffer.alpha.serial"
     expect "readsdiffer: the guest's files check out on alpha" 'guest: guest: disk files 20 written, 20 verified'
     expect_clean_poweroff readsdiffer.alpha
     n=$(check_files "$WORK/readsdiffer-a.img" 20)
@@ -316,12 +336,41 @@ PY
     else
         notok "ftio: stream bytes before the failover ${before:-?}, after ${after:-?}, connections ${ports:-?}"
     fi
-    sleep 1
-    if [ -e "$WORK/conn.1" ] && [ ! -e "$WORK/conn.2" ] && cmp -s "$WORK/conn.1" <(seq 1 60000); then
-        ok "ftio: the peer received the whole stream intact over one connection ($(stat -c %s "$WORK/conn.1") bytes)"
+    stream_intact ftio
+fi
+if want migrate; then
+    blank "$WORK/mg-a.img"
+    ln "$WORK/mg-a.img" "$WORK/mg-b.img"
+    rm -f "$WORK"/conn.*
+    disk_image mg shared '' "nic_mac = 52:54:00:00:76:99" "ftio ftvisor.ip=$NET.10/24 ftvisor.peer=$NET.254 ftvisor.stream=60000"
+    boot_pair mg "$WORK/mg-a.img" "$WORK/mg-b.img"
+    if wait_for "$WORK/mg.alpha.serial" 'guest: guest: disk file 8 written' 400; then
+        "$ROOT/tools/ftmigrate" --conf "$WORK/mg/ftvisor.conf" "$NET.1" > "$WORK/mg.ftmigrate" 2>&1
+        echo "rc $?" >> "$WORK/mg.ftmigrate"
     else
-        notok "ftio: peer: $(cat "$WORK/peer.out"); $(cmp "$WORK/conn.1" <(seq 1 60000) 2>&1 | head -1)"
+        notok "migrate: alpha never showed file 8 written"
     fi
+    wait_boots
+    grep -q "^alpha: migrating the guest to beta" "$WORK/mg.ftmigrate" && grep -q "^rc 0$" "$WORK/mg.ftmigrate" \
+        && ok "migrate: tools/ftmigrate: alpha accepts" || notok "migrate: tools/ftmigrate: $(cat "$WORK/mg.ftmigrate")"
+    on "$WORK/mg.alpha.serial"
+    expect "migrate: alpha hands the guest over once beta has the whole log" 'pair: migration 1: the guest stopped here [0-9]+ ms ago and beta has its whole log'
+    expect "migrate: alpha takes beta's clone" 'pair: clone received from beta: [0-9]+ pages, 0 disk blocks and [0-9]+ bytes of machine state'
+    expect "migrate: alpha's replay of beta's new log is identical to the end" 'pair: the guest ended on the primary and here identically'
+    expect_not "migrate: no divergence" 'DIVERGED'
+    on "$WORK/mg.beta.serial"
+    expect "migrate: beta goes live by the handover" 'pair: migrated: the guest runs here [0-9]+ ms after alpha.s handover'
+    expect_not "migrate: beta never asked the arbiter (nothing failed)" 'asking the arbiter'
+    expect "migrate: beta announces the guest's MAC" "net: go-live: announced the guest's MAC 52:54:00:00:76:99 from this host"
+    expect "migrate: beta clones the guest back to alpha" 'pair: clone 1 sent to alpha: [0-9]+ rounds'
+    expect "migrate: beta protects it" 'pair: protected: the guest runs and its log streams to alpha'
+    expect "migrate: every file checks out on beta" 'guest: guest: disk files 20 written, 20 verified'
+    expect "migrate: the stream completes on beta" 'guest: guest: stream of 60000 lines sent \(nc exit 0\)'
+    expect "migrate: beta ends with alpha holding the whole log" 'pair: the guest ended; alpha has the whole log and every output is released'
+    expect_clean_poweroff mg.alpha mg.beta
+    n=$(check_files "$WORK/mg-a.img" 20)
+    [ "$n" = 20 ] && ok "migrate: host: all 20 files are on the shared drive" || notok "migrate: host: $n of 20 files match"
+    stream_intact migrate
 fi
 # arbiter = disk: partition 2 of the shared drive is the test-and-set
 # sector, the guest's disk partition 1. Alpha dies; beta claims the

@@ -19,6 +19,7 @@
 #     protects it again; the guest then ends identically on both hosts.
 # run: alone
 . "$(dirname "$0")/lib.sh"
+. "$ROOT/tests/guests/guest-test.sh" # expect_count
 P=$(( 41000 + ($$ % 500) * 4 ))
 WP=$(( 47000 + ($$ % 1000) ))
 TAP=ftrp$$
@@ -98,13 +99,13 @@ wait_boots
 on "$WORK/beta.serial"
 expect "beta: goes live after alpha is killed" 'pair: LIVE: this host runs the guest now, from virtual time'
 expect "beta: sees alpha boot again and offers a clone" 'pair: alpha booted \(boot [0-9a-f]{16}\) while this host runs the guest alone: offering it a clone of the running guest'
-expect "beta: copies memory in rounds while the guest runs" 'migrate: round 1: [0-9]+ pages \([0-9]+ KiB\) in [0-9]+ ms; [0-9]+ pages dirtied meanwhile'
+expect "beta: copies memory in rounds while the guest runs" 'migrate: round 1: [0-9]+ pages and disk blocks \([0-9]+ KiB\) in [0-9]+ ms; [0-9]+ dirtied meanwhile'
 expect "beta: stops the guest for the last copy" 'pair: cloning: the guest stops for the last copy'
-expect "beta: the clone's figures" 'pair: clone 1 sent to alpha: [0-9]+ rounds, [0-9]+ pages \([0-9]+ zero\) in [0-9]+ KiB \([0-9]+\.[0-9]+ bytes per guest byte\), machine state [0-9]+ bytes; the guest was stopped [0-9]+ ms'
+expect "beta: the clone's figures" 'pair: clone 1 sent to alpha: [0-9]+ rounds, [0-9]+ pages \([0-9]+ zero\) and 0 disk blocks in [0-9]+ KiB \([0-9]+\.[0-9]+ bytes per guest byte\), machine state [0-9]+ bytes; the guest was stopped [0-9]+ ms'
 expect "beta: protects the guest again, alpha its backup" 'pair: protected: the guest runs and its log streams to alpha \(epoch [0-9a-f]{16}'
 on "$WORK/alpha2.serial"
 expect "alpha (again): takes the clone offer as beta's backup" 'pair: beta runs the guest alone and offers a clone: this host becomes its backup'
-expect "alpha (again): loads the clone" 'pair: clone received from beta: 8[0-9]{3} pages and [0-9]+ bytes of machine state, loaded and digested in [0-9]+ ms; waiting for the log'
+expect "alpha (again): loads the clone" 'pair: clone received from beta: 8[0-9]{3} pages, 0 disk blocks and [0-9]+ bytes of machine state, loaded and digested in [0-9]+ ms; waiting for the log'
 expect "alpha (again): replays beta's log from the clone" 'pair: replaying beta.s log as it arrives'
 expect_not "alpha (again): its initial state matched the log's" 'initial state here differs|diverged|stops following'
 expect "alpha (again): goes live when beta is killed" 'pair: LIVE: this host runs the guest now, from virtual time'
@@ -162,7 +163,7 @@ on "$WORK/rb.serial"
 expect "repair: the backup's guest is changed on purpose" 'debug: fault_test = backup_diverge: flipped the guest.s byte at 0x1ffffff on the backup'
 expect "repair: the backup's state digest no longer matches" 'ERROR: replay: DIVERGED: '
 expect "repair: the backup asks for a repair" 'pair: asking alpha to repair this backup with a clone of its guest \(repair 1\)'
-expect "repair: the backup takes the clone" 'pair: clone received from alpha: 8[0-9]{3} pages and [0-9]+ bytes of machine state'
+expect "repair: the backup takes the clone" 'pair: clone received from alpha: 8[0-9]{3} pages, 0 disk blocks and [0-9]+ bytes of machine state'
 expect "repair: then replays the new log to the end identically" 'pair: the guest ended on the primary and here identically'
 expect_count "repair: one divergence only" 1 'ERROR: replay: DIVERGED: '
 on "$WORK/ra.serial"
