@@ -641,6 +641,15 @@ static uint64_t cont_tsc_hz(void *ctx)
  * host's pace, so the guest sees a pause at most. */
 static const struct vinput_ops cont_input = { "live (after failover)", cont_now, cont_start, cont_tsc_hz };
 
+/* The guest runs live from virtual time t on, at the host's pace. */
+static void continue_live(struct vm *vm, vtime_t t)
+{
+    live_base = t;
+    live_base_ns = clock_ns();
+    vm->in = &cont_input;
+    vm->in_ctx = NULL;
+}
+
 /* After go-live: the guest's console, noting its first new output. */
 static bool live_output_seen;
 static void bk_live_console(void *ctx, uint8_t b)
@@ -663,10 +672,7 @@ static const struct vm_events bk_live_events = { bk_live_console, bk_live_exited
 
 static void went_live(struct vm *vm)
 {
-    live_base = replayer_vtime();
-    live_base_ns = clock_ns();
-    vm->in = &cont_input;
-    vm->in_ctx = NULL;
+    continue_live(vm, replayer_vtime());
     vm_events_register(&bk_live_events, NULL);
     engine_set_live_policy();
     set_state(PS_LIVE);
@@ -820,14 +826,6 @@ static bool peer_lost(uint64_t *hb_ms, uint64_t *ch_ms);
 #define STATE_HEAD 16
 static uint8_t clone_state[STATE_HEAD + VMSTATE_MAX];
 
-static bool disk_busy(const struct vm *vm)
-{
-    for (unsigned i = 0; vm->plat.has_blk && i < VBLK_SLOTS; i++)
-        if (vm->plat.blk.slot[i].busy)
-            return true;
-    return false;
-}
-
 /* Running alone (unprotected, or live after a failover) and a peer booted
  * that is not the one this host followed or protected: offer it a clone. */
 static void maybe_offer_clone(void)
@@ -893,10 +891,7 @@ static bool send_pages(bool disk, const uint8_t *batch, size_t len)
 static void clone_begin(struct vm *vm)
 {
     vtime_t t = vm->in->now(vm->in_ctx);
-    live_base = t > vm->time_now ? t : vm->time_now;
-    live_base_ns = clock_ns();
-    vm->in = &cont_input;
-    vm->in_ctx = NULL;
+    continue_live(vm, t > vm->time_now ? t : vm->time_now);
     if (F.role == R_PRIMARY)
         vm_events_register(&pri_events, NULL); /* nothing held: shown at once */
     engine_set_live_policy();
@@ -961,7 +956,7 @@ static void clone_poll(void)
     if (F.clone_phase == CL_QUIESCE) {
         /* Requests the guest's disk has in flight finish and enter the
          * guest first: the machine state carries none in flight. */
-        if (disk_busy(vm)) {
+        if (vm_disk_busy(vm)) {
             if (gio_pending()) {
                 vm_new_point(vm);
                 vm_now(vm);
@@ -1307,6 +1302,13 @@ static void start_arbitration(const char *who, const char *goal, uint64_t hb, ui
     arbiter_ask(F.epoch);
 }
 
+/* Migration to the peer begins: pair_gate() holds the guest from now. */
+static void begin_handover(void)
+{
+    F.handing_over = true;
+    F.handover_ns = clock_ns();
+}
+
 /* Migration to the peer: the guest is held (pair_gate()); once the
  * backup has acknowledged the whole log, release every held byte, tell
  * it to go live, and wait here for its clone as its backup. */
@@ -1354,8 +1356,7 @@ static void primary_poll(void)
     }
     uint32_t every = kernel_config()->debug.migrate_every_ms;
     if (F.st == PS_PROTECTED && every && !F.handing_over && now_ms() - F.since_ms >= every) {
-        F.handing_over = true;
-        F.handover_ns = clock_ns();
+        begin_handover();
         log_info("pair", "[debug] migrate_every_ms: migrating the guest to %s", F.peer_name);
     }
     if (F.st == PS_PROTECTED && F.handing_over) {
@@ -1577,8 +1578,7 @@ static int action_migrate(char *msg, size_t n)
                      state_names[F.st]);
         return -1;
     }
-    F.handing_over = true;
-    F.handover_ns = clock_ns();
+    begin_handover();
     fmt_snprintf(msg, n, "migrating the guest to %s: it stops here once %s has the whole log", F.peer_name,
                  F.peer_name);
     return 0;

@@ -29,18 +29,6 @@
 
 static bool usable;
 
-static inline uint64_t xgetbv0(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0u));
-    return ((uint64_t)hi << 32) | lo;
-}
-
-static inline void xsetbv0(uint64_t v)
-{
-    __asm__ volatile("xsetbv" ::"a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(0u) : "memory");
-}
-
 void simd_init(void)
 {
     uint32_t max, a, b, c, d;

@@ -436,10 +436,8 @@ static void set_nmi_window(struct vcpu *v, bool on)
     }
 }
 
-/* Put one event into the VM-entry interruption-information field: first
- * an event whose delivery an exit interrupted, then a pending exception,
- * then an external interrupt when the guest can take one (SDM Vol. 3,
- * "Event Injection"). */
+/* Re-inject an event whose delivery an exit interrupted (SDM Vol. 3C,
+ * 26.6.1.1 and 27.2.4): from this VMCS's IDT-vectoring fields or carried. */
 static void reinject(struct vcpu *v, uint32_t idt, uint32_t err, uint32_t insn_len)
 {
     v->injected = idt & ~(1u << 12);
@@ -451,6 +449,10 @@ static void reinject(struct vcpu *v, uint32_t idt, uint32_t err, uint32_t insn_l
         vmwrite(VMCS_ENTRY_INSN_LEN, insn_len);
 }
 
+/* Put one event into the VM-entry interruption-information field: first
+ * an event whose delivery an exit interrupted, then a pending exception,
+ * then an external interrupt when the guest can take one (SDM Vol. 3,
+ * "Event Injection"). */
 static void inject_events(struct vcpu *v)
 {
     v->injected = 0;

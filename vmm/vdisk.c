@@ -27,6 +27,13 @@ static struct {
     uint64_t *written, *fresh;
 } D;
 
+/* Bytes of the image in block b (the last one may be short, past the end none). */
+static uint64_t block_bytes(uint64_t b)
+{
+    uint64_t bytes = D.sectors * VBLK_SECTOR, at = b * BLOCK;
+    return at < bytes ? (bytes - at < BLOCK ? bytes - at : BLOCK) : 0;
+}
+
 uint64_t vdisk_blocks(void) { return D.image ? (D.sectors * VBLK_SECTOR + BLOCK - 1) / BLOCK : 0; }
 
 static void mark_written(uint64_t from, uint64_t bytes)
@@ -52,16 +59,14 @@ uint64_t vdisk_take_written(uint64_t *bits, bool since_boot)
 
 void vdisk_read_block(uint64_t b, uint8_t out[4096])
 {
-    uint64_t bytes = D.sectors * VBLK_SECTOR, at = b * BLOCK;
-    uint64_t n = at < bytes ? (bytes - at < BLOCK ? bytes - at : BLOCK) : 0;
+    uint64_t n = block_bytes(b), at = b * BLOCK;
     memcpy(out, D.image + at, n);
     memset(out + n, 0, BLOCK - n);
 }
 
 void vdisk_write_block(uint64_t b, const uint8_t *data)
 {
-    uint64_t bytes = D.sectors * VBLK_SECTOR, at = b * BLOCK;
-    uint64_t n = at < bytes ? (bytes - at < BLOCK ? bytes - at : BLOCK) : 0;
+    uint64_t n = block_bytes(b), at = b * BLOCK;
     if (data)
         memcpy(D.image + at, data, n);
     else
@@ -80,7 +85,7 @@ static void save_originals(uint64_t from, uint64_t bytes)
             continue;
         }
         D.original[b] = phys_to_virt(pa);
-        uint64_t n = (D.sectors * VBLK_SECTOR - b * BLOCK) < BLOCK ? D.sectors * VBLK_SECTOR - b * BLOCK : BLOCK;
+        uint64_t n = block_bytes(b);
         memcpy(D.original[b], D.image + b * BLOCK, n);
         D.saved++;
     }
@@ -126,7 +131,7 @@ int vdisk_rewind(uint64_t *blocks)
     for (uint64_t b = 0; b < D.nblocks; b++) {
         if (!D.original[b])
             continue;
-        uint64_t n = (D.sectors * VBLK_SECTOR - b * BLOCK) < BLOCK ? D.sectors * VBLK_SECTOR - b * BLOCK : BLOCK;
+        uint64_t n = block_bytes(b);
         memcpy(D.image + b * BLOCK, D.original[b], n);
         (*blocks)++;
     }

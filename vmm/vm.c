@@ -208,6 +208,14 @@ int vm_rewire(struct vm *vm, char *err, size_t n)
     return 0;
 }
 
+bool vm_disk_busy(const struct vm *vm)
+{
+    for (unsigned i = 0; vm->plat.has_blk && i < VBLK_SLOTS; i++)
+        if (vm->plat.blk.slot[i].busy)
+            return true;
+    return false;
+}
+
 void vm_finish(struct vm *vm)
 {
     struct vcpu *v = &vm->vcpu;

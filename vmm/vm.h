@@ -93,6 +93,8 @@ int vm_boot(struct vm *vm, bool cold, char *err, size_t n);
  * attached; RAM is left as it is (a migration's destination has received
  * it). 0, or -1 with the reason. */
 int vm_rewire(struct vm *vm, char *err, size_t n);
+/* A guest disk request is in flight (handed to the disk, not completed). */
+bool vm_disk_busy(const struct vm *vm);
 /* Apply a platform request the guest made (ACPI power-off, reset) after an
  * exit: a reset reboots the guest from its image. */
 void vm_platform_requests(struct vm *vm);

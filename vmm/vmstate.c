@@ -93,11 +93,6 @@ static uint64_t host_xcr0_supported(void)
     return ((uint64_t)d << 32 | a) & 7; /* x87, SSE, AVX: all a CPU model offers */
 }
 
-static inline void xsetbv0(uint64_t v)
-{
-    __asm__ volatile("xsetbv" ::"a"((uint32_t)v), "d"((uint32_t)(v >> 32)), "c"(0u) : "memory");
-}
-
 static uint32_t mxcsr_mask(void)
 {
     static uint8_t area[512] __attribute__((aligned(16)));
@@ -395,11 +390,10 @@ size_t vmstate_save(struct vm *vm, uint64_t vtime, uint8_t *buf, size_t cap, cha
         fmt_snprintf(err, n, "the guest is not running");
         return 0;
     }
-    for (unsigned i = 0; p->has_blk && i < VBLK_SLOTS; i++)
-        if (p->blk.slot[i].busy) {
-            fmt_snprintf(err, n, "a disk request is in flight (slot %u)", i);
-            return 0;
-        }
+    if (vm_disk_busy(vm)) {
+        fmt_snprintf(err, n, "a disk request is in flight");
+        return 0;
+    }
     if (p->request != PLAT_REQ_NONE) {
         fmt_snprintf(err, n, "a power-off or reset request waits");
         return 0;

@@ -75,8 +75,6 @@ SEQ_GUEST='kernel = seq.bin
 memory_mb = 32'
 pair_image pair "witness:$NET.254:$WP" "$SEQ_GUEST" "$ROOT/build/guests/seq.bin"
 
-# The Bochs process running the host whose console is SERIAL.
-bochs_pid() { local p; for p in $(pgrep -x bochs); do grep -qs "dev=$1\$" /proc/$p/cwd/bochsrc && echo "$p"; done; }
 
 # start_pair TAG [IMAGE]: both hosts in the background; consoles
 # $WORK/TAG.{alpha,beta}.serial.

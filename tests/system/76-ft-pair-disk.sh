@@ -125,7 +125,6 @@ boot_pair() {
         --disk "$3" --log "$WORK/$1.beta.bochs.log"
 }
 
-bochs_pid() { local p; for p in $(pgrep -x bochs); do grep -qs "dev=$1\$" /proc/$p/cwd/bochsrc && echo "$p"; done; }
 
 # check_files IMAGE N: how many /fI (I = 1..N) on the ext2 image hold what
 # the guest's disk workload writes.

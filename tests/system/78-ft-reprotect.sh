@@ -65,7 +65,6 @@ memory_mb = 32
 uptime_ms = 400000
 CONF
 
-bochs_pid() { local p; for p in $(pgrep -x bochs); do grep -qs "dev=$1\$" /proc/$p/cwd/bochsrc && echo "$p"; done; }
 host() { # host TAG PORT MAC-SUFFIX
     boot_bg bochs rp "$WORK/$1.serial" --timeout 500 --sync slowdown --nic "52:54:00:00:78:$3:$2" \
         --log "$WORK/$1.bochs.log"

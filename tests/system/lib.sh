@@ -102,6 +102,8 @@ trap ftlink_stop EXIT
 # the launcher's verdict goes to SERIAL.rc and SERIAL.launcher (in $WORK).
 # wait_boots waits for all of them (not for ftlink).
 BOOT_PIDS=()
+# bochs_pid SERIAL: the Bochs process running the host whose console is SERIAL.
+bochs_pid() { local p; for p in $(pgrep -x bochs); do grep -qs "dev=$1\$" /proc/$p/cwd/bochsrc && echo "$p"; done; }
 wait_boots() { local p; for p in "${BOOT_PIDS[@]}"; do wait "$p" 2>/dev/null; done; BOOT_PIDS=(); }
 boot_bg() {
     local emu=$1 name=$2 serial=$3
