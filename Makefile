@@ -191,7 +191,7 @@ guests: $(GUESTS)
 
 $(BUILD)/guests/%.bin: tests/guests/%.c $(GUEST_RT) tests/guests/rt/guest.ld $(wildcard tests/guests/rt/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(GUEST_CFLAGS) -static -no-pie -Wl,-T,tests/guests/rt/guest.ld -Wl,--build-id=none -o $(@:.bin=.elf) $(GUEST_RT) $<
+	$(CC) $(GUEST_CFLAGS) -MMD -MP -MF $(@:.bin=.d) -MT $@ -static -no-pie -Wl,-T,tests/guests/rt/guest.ld -Wl,--build-id=none -o $(@:.bin=.elf) $(GUEST_RT) $<
 	$(OBJCOPY) -O binary $(@:.bin=.elf) $@
 
 $(BUILD)/guests/%.bin: tests/guests/%.S tests/guests/flat.h
@@ -313,4 +313,4 @@ clean:
 	rm -rf $(BUILD)/kobj $(BUILD)/lobj $(BUILD)/tests $(BUILD)/gen $(BUILD)/*.elf $(BUILD)/*.EFI $(BUILD)/*.so \
 	    $(BUILD)/*.img $(BUILD)/ksyms* $(BUILD)/syms*
 
--include $(shell find $(BUILD)/kobj $(BUILD)/lobj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/kobj $(BUILD)/lobj $(BUILD)/guests -name '*.d' 2>/dev/null)

@@ -75,7 +75,13 @@ static void exited(void *ctx, enum vcpu_stop why, int code, const char *text)
         flush();
 }
 
-static const struct vm_events live_events = { console_out, exited };
+static void drop_partial_line(void *ctx)
+{
+    (void)ctx;
+    len = 0;
+}
+
+static const struct vm_events live_events = { console_out, exited, drop_partial_line };
 
 static void live_init(void)
 {

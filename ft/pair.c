@@ -183,6 +183,9 @@ static struct {
     struct { uint64_t serial_pos, count; } shown_mark[SEGS];
     unsigned mark_head, mark_tail;
     uint64_t con_shown;
+    /* Released through the last newline: a handover shows on the peer
+     * from here, the line being written included (drop_partial_line()). */
+    uint64_t con_line;
     struct { uint64_t tag, end; } seg[SEGS];
     unsigned seg_head, seg_tail;
     /* Primary: the backup's progress and the throttle. The lag is the age
@@ -245,6 +248,16 @@ static void emit_live(uint8_t b)
         F.live_ev->console_out(F.live_ev_ctx, b);
 }
 
+/* The peer shows the guest's output from a line's start on: the part of
+ * the line this host's console keeps for a whole line is never shown
+ * here (neither cut in two across the hosts nor, were this host to run
+ * the guest again, run into a later line). */
+static void drop_partial_line(void)
+{
+    if (F.live_ev && F.live_ev->drop_partial_line)
+        F.live_ev->drop_partial_line(F.live_ev_ctx);
+}
+
 /* ---- primary: held output ---------------------------------------------- */
 
 static void release_upto(uint64_t end)
@@ -254,6 +267,7 @@ static void release_upto(uint64_t end)
         emit_live(b);
         F.con_released++;
         if (b == '\n') {
+            F.con_line = F.con_released;
             if (F.mark_tail - F.mark_head == SEGS)
                 F.mark_head++; /* the oldest mark goes: its line counts later */
             F.shown_mark[F.mark_tail % SEGS].serial_pos = serial_queued();
@@ -286,6 +300,8 @@ static void pri_console(void *ctx, uint8_t b)
     if (!holding()) {
         F.con_total++;
         F.con_released = F.con_total;
+        if (b == '\n')
+            F.con_line = F.con_total;
         emit_live(b);
         return;
     }
@@ -320,7 +336,7 @@ static void pri_exited(void *ctx, enum vcpu_stop why, int code, const char *text
         F.live_ev->exited(F.live_ev_ctx, why, code, text);
 }
 
-static const struct vm_events pri_events = { pri_console, pri_exited };
+static const struct vm_events pri_events = { .console_out = pri_console, .exited = pri_exited };
 
 /* The output rule for writes to a shared disk (ft/guest_io.h): like a
  * console byte, a write made at log length tag leaves once the backup has
@@ -668,7 +684,7 @@ static void bk_live_exited(void *ctx, enum vcpu_stop why, int code, const char *
     if (F.live_ev && F.live_ev->exited)
         F.live_ev->exited(F.live_ev_ctx, why, code, text);
 }
-static const struct vm_events bk_live_events = { bk_live_console, bk_live_exited };
+static const struct vm_events bk_live_events = { .console_out = bk_live_console, .exited = bk_live_exited };
 
 static void went_live(struct vm *vm)
 {
@@ -913,7 +929,7 @@ static void become_primary(void)
     F.in_head = F.in_tail = 0;
     /* Console bytes count from the clone on both hosts: the backup's
      * replay counts what it would show from there (went_live()). */
-    F.con_total = F.con_released = F.con_shown = 0;
+    F.con_total = F.con_released = F.con_shown = F.con_line = 0;
     F.seg_head = F.seg_tail = 0;
     F.mark_head = F.mark_tail = 0;
     F.wr_head = F.wr_tail = 0;
@@ -1320,9 +1336,12 @@ static void handover_poll(void)
     if (F.sent_abs < written || F.acked_abs < written)
         return;
     release_acked(true);
-    uint64_t m[2] = { written, F.con_total };
+    /* The backup shows from the start of the line the guest was writing:
+     * whole lines on each host, the cut one on the backup only. */
+    uint64_t m[2] = { written, F.con_line };
     if (!chan_send(MSG_HANDOVER, m, sizeof(m)))
         return;
+    drop_partial_line();
     F.handovers++;
     engine_set_hold_policy();
     vm_events_register(F.live_ev, F.live_ev_ctx);
@@ -1394,6 +1413,7 @@ static void primary_poll(void)
                       F.peer_name, (unsigned long long)(F.con_total - F.con_released));
             kprintf("ftvisor: this host (%s) stopped its guest: %s runs it now\n", kernel_this_host()->name,
                     F.peer_name);
+            drop_partial_line(); /* the backup shows from the line's start (con_shown) */
             if (vm->vcpu.stop == VCPU_RUNNING)
                 vcpu_stop(&vm->vcpu, VCPU_STOP_PAUSED, "the backup took the guest over");
             engine_set_hold_policy();

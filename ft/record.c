@@ -387,7 +387,14 @@ static void rec_exited(void *ctx, enum vcpu_stop why, int code, const char *text
         live_events->exited(live_events_ctx, why, code, text);
 }
 
-static const struct vm_events rec_events = { rec_console, rec_exited };
+static void rec_drop_partial_line(void *ctx)
+{
+    (void)ctx;
+    if (live_events && live_events->drop_partial_line)
+        live_events->drop_partial_line(live_events_ctx);
+}
+
+static const struct vm_events rec_events = { rec_console, rec_exited, rec_drop_partial_line };
 
 void recorder_totals(struct rr_totals *t) { *t = R.t; }
 

@@ -601,7 +601,7 @@ static void rep_finished(void *ctx, struct vm *vm)
         P.finished(vm);
 }
 
-static const struct vm_events rep_events = { rep_console, rep_exited };
+static const struct vm_events rep_events = { .console_out = rep_console, .exited = rep_exited };
 
 bool replayer_diverged(void) { return P.diverged; }
 bool replayer_disk_differs(void) { return P.disk_differs; }

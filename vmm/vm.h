@@ -35,6 +35,10 @@ struct vm_events {
     void (*console_out)(void *ctx, uint8_t byte);
     /* The guest ended (after the vCPU stopped). */
     void (*exited)(void *ctx, enum vcpu_stop why, int code, const char *text);
+    /* Another host shows this guest's output from the start of the line
+     * being written (a migration's handover, or the peer took the guest
+     * over): drop the bytes of it kept for a whole line. May be NULL. */
+    void (*drop_partial_line)(void *ctx);
 };
 void vm_events_register(const struct vm_events *ev, void *ctx);
 /* The sink registered now (so a recorder can pass events on to it). */

@@ -20,6 +20,16 @@ static void tick(struct rt_frame *f)
     pic_eoi(0);
 }
 
+/* ~t TSC ticks of arithmetic, RDTSC every 256 steps. */
+static uint64_t spin(uint64_t x, uint64_t t)
+{
+    uint64_t end = rdtsc() + t;
+    while (rdtsc() < end)
+        for (int i = 0; i < 256; i++)
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return x;
+}
+
 int guest_main(void)
 {
     rt_set_handler(0x20, tick);
@@ -28,15 +38,23 @@ int guest_main(void)
     sti();
     uint64_t hz = rt_tsc_hz();
     for (unsigned n = 1; n <= LINES; n++) {
-        uint64_t end = rdtsc() + hz / 500, x = n;
-        while (rdtsc() < end)
-            for (int i = 0; i < 256; i++)
-                x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t x = n;
+#ifdef SPLIT_LINES
+        x = spin(x, hz / 1000);
+#else
+        x = spin(x, hz / 500);
+#endif
         unsigned t = ticks;
         while (ticks == t)
             sti_hlt();
+#ifdef SPLIT_LINES
+        rt_printf("seq %u tsc %llu", n, (unsigned long long)rdtsc());
+        x = spin(x, hz / 1000);
+        rt_printf(" ticks %u mix %llx\n", ticks, (unsigned long long)(x >> 40));
+#else
         rt_printf("seq %u tsc %llu ticks %u mix %llx\n", n, (unsigned long long)rdtsc(), ticks,
                   (unsigned long long)(x >> 40));
+#endif
     }
     cli();
     pit_stop();
