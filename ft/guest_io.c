@@ -96,6 +96,7 @@ static struct {
     struct ra_entry ra[RA_ENTRIES]; /* backup: reads ahead of the replay */
     bool ra_ok;                     /* ... their buffers exist */
     struct gio_stats st;
+    uint64_t *copy_dirty; /* a clone's map of blocks written (gio_copy_track()) */
 } G;
 
 bool gio_active(void) { return G.on; }
@@ -380,6 +381,9 @@ static void gio_submit(void *ctx, unsigned i, const struct vblk_req *r)
     } else {
         G.st.flushes++;
     }
+    if (G.copy_dirty && r->type == VBLK_T_OUT && r->bytes)
+        for (uint64_t k = r->sector / 8; k <= (r->sector + r->bytes / VBLK_SECTOR - 1) / 8; k++)
+            G.copy_dirty[k / 64] |= 1ull << (k % 64);
     s->seq = G.seq++;
     s->rd = r->type == VBLK_T_IN ? G.reads++ : 0;
     s->tries = 0;
@@ -703,6 +707,23 @@ static void gio_init(void)
         log_info("disk", "the guest's disk: all of %s (serial %s), %llu sectors (%llu MiB)", bd->name, bd->serial,
                  (unsigned long long)G.sectors, (unsigned long long)(G.sectors >> 11));
 }
+
+uint64_t gio_copy_blocks(void) { return G.on && G.private_copy ? (G.sectors + 7) / 8 : 0; }
+void gio_copy_track(uint64_t *dirty) { G.copy_dirty = dirty; }
+
+void gio_copy_io(struct blk_io *io, bool write, uint64_t b, uint32_t count, uint8_t *buf)
+{
+    uint64_t first = b * 8, n = (uint64_t)count * 8;
+    if (first + n > G.sectors)
+        n = first < G.sectors ? G.sectors - first : 0;
+    io->op = write ? BLK_WRITE : BLK_READ;
+    io->lba = G.first + first;
+    io->count = (uint32_t)n;
+    io->buf = buf;
+    blockdev_submit(G.bd, io);
+}
+
+int gio_copy_wait(uint32_t ms) { return G.bd ? blockdev_wait_idle(G.bd, ms) : 0; }
 
 /* Writes the output rule held may go once the backup has the log. */
 static bool gio_poll(void)

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 
 struct vm;
+struct blk_io;
 
 /* The guest's disk is on a host drive. */
 bool gio_active(void);
@@ -78,6 +79,21 @@ void gio_read_hint(uint64_t rd, uint64_t lba, uint32_t count);
  * a request behind one; a frame the guest sent): the backup should
  * acknowledge the log at once. */
 bool gio_output_held(void);
+
+/* A clone's copy of a private drive (ft/migrate.c). How many 4 KiB
+ * blocks the guest's drive has when each host has its own (0 for a
+ * shared drive or none); the last may be short. */
+uint64_t gio_copy_blocks(void);
+/* From now on set the bit of each block the guest writes (at its
+ * request, before the drive has it) in dirty; NULL: no longer. */
+void gio_copy_track(uint64_t *dirty);
+/* Queue a read (or write) of count blocks from block b through the
+ * drive's queue, which keeps it in order with the guest's requests; the
+ * caller sets io->done and io->ctx. A short last block reads into (or
+ * writes from) the start of its 4 KiB only. */
+void gio_copy_io(struct blk_io *io, bool write, uint64_t b, uint32_t count, uint8_t *buf);
+/* Run the drive until its queue is empty, at most ms: 0, or -1. */
+int gio_copy_wait(uint32_t ms);
 
 struct gio_stats {
     uint64_t requests, reads, writes, flushes, errors, bytes_read, bytes_written, reissued, dropped, held;

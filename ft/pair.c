@@ -224,6 +224,7 @@ static struct {
     bool handing_over;
     uint64_t handover_ns, handovers;
     bool handover_in; /* backup: going live by a handover, not a failure */
+    bool reprotect_handover; /* ... and the clone it offers next protects the guest again */
     /* Both: log rate over the last second. */
     uint64_t rate_mark_ms, rate_mark_bytes, rate_bps;
 } F;
@@ -714,6 +715,7 @@ static void went_live(struct vm *vm)
         /* The old primary waits for a clone: protect the guest again. */
         F.handover_in = false;
         F.repair_boot = chan_peer_boot();
+        F.reprotect_handover = true;
         log_info("pair", "migrated: the guest runs here %llu ms after %s's handover", (unsigned long long)(now_ms() - F.lost_ms),
                  F.peer_name);
     }
@@ -851,19 +853,6 @@ static void maybe_offer_clone(void)
     if (!pb || (pb == F.peer_boot && pb != F.repair_boot) || pb == F.clone_refused || F.guest_ended ||
         !vm->created || vm->vcpu.stop != VCPU_RUNNING)
         return;
-    struct gio_stats io;
-    gio_stats(&io);
-    if (gio_private() && io.writes) {
-        /* The peer's drive no longer matches: copying a private drive
-         * along (issue 8) is not built yet (a disk held in host memory is
-         * copied with the memory). */
-        F.clone_refused = pb;
-        log_warn("pair", "%s booted, but this guest wrote its own drive (disk_mode = private): a clone cannot carry "
-                         "a drive yet, so the guest stays unprotected",
-                 F.peer_name);
-        send_leave("the guest's disk is not shared and cloning it is not built yet");
-        return;
-    }
     char why[200];
     if (F.role == R_BACKUP && landmark_select(vm, kernel_config()->record.landmark, &F.backend, why, sizeof(why))) {
         F.clone_refused = pb;
@@ -879,19 +868,25 @@ static void maybe_offer_clone(void)
     F.clone_boot = pb;
     F.clone_phase = CL_OFFERED;
     set_state(PS_CLONING);
-    if (pb == F.repair_boot)
+    if (pb == F.repair_boot && F.reprotect_handover)
+        log_info("pair", "protecting the migrated guest again: offering %s, which handed it over, a clone of the "
+                         "running guest",
+                 F.peer_name);
+    else if (pb == F.repair_boot)
         log_info("pair", "repairing %s's diverged replay: offering it a clone of the running guest", F.peer_name);
     else
         log_info("pair", "%s booted (boot %016llx) while this host runs the guest alone: offering it a clone of the "
                          "running guest, to protect it again",
                  F.peer_name, (unsigned long long)pb);
     F.repair_boot = 0;
+    F.reprotect_handover = false;
 }
 
 /* The clone failed: the guest runs on alone, as before. */
 static void clone_abort(const char *why)
 {
     log_warn("pair", "the clone to %s stops: %s; the guest runs on unprotected", F.peer_name, why);
+    migrate_end();
     F.clone_refused = F.clone_boot;
     set_state(F.clone_prev);
 }
@@ -962,8 +957,14 @@ static void clone_poll(void)
         }
         return;
     }
+    enum mig_progress mp = F.clone_phase == CL_ROUNDS || F.clone_phase == CL_FINAL ? migrate_poll(send_pages) : MIG_BUSY;
+    if (mp == MIG_FAILED) {
+        send_leave("the primary could not copy its guest");
+        clone_abort(migrate_failure());
+        return;
+    }
     if (F.clone_phase == CL_ROUNDS) {
-        if (migrate_poll(send_pages) != MIG_STOP_COPY)
+        if (mp != MIG_STOP_COPY)
             return;
         F.clone_stop_ns = clock_ns();
         F.clone_phase = CL_QUIESCE;
@@ -984,8 +985,9 @@ static void clone_poll(void)
         F.clone_phase = CL_FINAL;
     }
     if (F.clone_phase == CL_FINAL) {
-        if (migrate_poll(send_pages) != MIG_DONE)
+        if (mp != MIG_DONE)
             return;
+        migrate_end();
         char err[200];
         F.clone_vtime = vm->in->now(vm->in_ctx);
         if (F.clone_vtime < vm->time_now)
@@ -1062,6 +1064,7 @@ static void clone_offered(const uint8_t *data, uint32_t len)
     engine_set_hold_policy();
     uint8_t d[LOG_DIGEST_LEN];
     rr_config_digest(vm, d);
+    migrate_receive_begin();
     chan_send(MSG_CLONE_READY, d, sizeof(d));
     set_state(PS_RECEIVING);
     log_info("pair", "%s runs the guest alone and offers a clone: this host becomes its backup", F.peer_name);
@@ -1079,7 +1082,7 @@ static void clone_state_arrived(const uint8_t *msg, uint32_t msg_len)
     memcpy(ord, msg, sizeof(ord));
     const uint8_t *data = msg + STATE_HEAD;
     uint32_t len = msg_len - STATE_HEAD;
-    if (vmstate_check(vm, data, len, err, sizeof(err))) {
+    if (migrate_receive_finish(err, sizeof(err)) || vmstate_check(vm, data, len, err, sizeof(err))) {
         standby(err);
         return;
     }

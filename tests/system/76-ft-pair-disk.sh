@@ -37,7 +37,13 @@
 #    is shared), the guest finishes on beta protected by alpha, whose
 #    replay is identical to the end; the stream arrives intact over the
 #    one connection.
-# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio migrate arbiter private"
+#  - privclone: as private, but alpha is killed at file 8 and boots again
+#    with a drive full of junk: beta, live, clones the guest to it with
+#    its private drive (every block, read while the guest runs on, then
+#    the blocks written meanwhile; issue 8), and the guest finishes on beta
+#    with alpha replaying to the end: the two drives end byte for byte
+#    equal, and alpha's holds all 160 files.
+# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio migrate arbiter private privclone"
 # runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
@@ -105,7 +111,7 @@ arbiter = ${ARBITER:-none}
 [guest]
 kernel = bzImage
 initrd = initrd.gz
-cmdline = console=ttyS0 quiet ftvisor.test=${5:-disk} ftvisor.files=20
+cmdline = console=ttyS0 quiet ftvisor.test=${5:-disk} ftvisor.files=${FILES:-20}
 memory_mb = 64
 disk_device = ${DISKDEV:-BXHD00012}
 disk_mode = $2
@@ -404,4 +410,45 @@ if want private; then
     blank "$WORK/private-a.img"
     blank "$WORK/private-b.img"
     disk_kill private private "$WORK/private-a.img" "$WORK/private-b.img" 'guest: disk file 12 written'
+fi
+if want privclone; then
+    # 160 files (about 4 MiB on a 16 MiB drive): the guest still writes
+    # when alpha is back.
+    for d in a b; do
+        head -c $((16 << 20)) /dev/zero > "$WORK/privclone-$d.img"
+        printf 'FTVISOR-PAIR-DSK' | dd of="$WORK/privclone-$d.img" conv=notrunc status=none
+    done
+    head -c $((16 << 20)) /dev/urandom > "$WORK/privclone-a2.img"
+    FILES=160 disk_image privclone private
+    boot_pair privclone "$WORK/privclone-a.img" "$WORK/privclone-b.img"
+    if wait_for "$WORK/privclone.alpha.serial" 'guest: guest: disk file 8 written' 400; then
+        kill -KILL "$(bochs_pid "$WORK/privclone.alpha.serial")"
+        sleep 1
+        boot_bg bochs privclone "$WORK/privclone.alpha2.serial" --timeout 500 --sync slowdown \
+            --nic 52:54:00:00:76:01:$P --disk "$WORK/privclone-a2.img" --log "$WORK/privclone.alpha2.bochs.log"
+    else
+        notok "privclone: alpha never showed file 8 written"
+    fi
+    wait_boots
+    on "$WORK/privclone.beta.serial"
+    expect "privclone: beta goes live" 'pair: LIVE: this host runs the guest now'
+    expect "privclone: beta clones the guest to alpha with its drive" \
+        'pair: clone 1 sent to alpha: [0-9]+ rounds, [0-9]+ pages \([0-9]+ zero\) and [0-9]+ disk blocks'
+    blocks=$(value 'pair: clone 1 sent to alpha: .* and ([0-9]+) disk blocks')
+    [ "${blocks:-0}" -ge 4096 ] && ok "privclone: every block of the 16 MiB drive went ($blocks blocks)" \
+        || notok "privclone: $blocks disk blocks sent (the drive has 4096)"
+    expect "privclone: beta protects the guest again" 'pair: protected: the guest runs and its log streams to alpha'
+    expect "privclone: the guest finishes on beta, every file checks out" 'guest: guest: disk files 160 written, 160 verified'
+    expect_not "privclone: no guest error" 'guest: guest: error:'
+    on "$WORK/privclone.alpha2.serial"
+    expect "privclone: alpha takes memory and the drive's blocks" \
+        'pair: clone received from beta: [0-9]+ pages, [0-9]+ disk blocks and [0-9]+ bytes of machine state'
+    expect "privclone: alpha's replay is identical to the end" 'pair: the guest ended on the primary and here identically'
+    expect_not "privclone: no divergence, no failed write" 'DIVERGED|initial state here differs|for the clone failed'
+    expect_clean_poweroff privclone.beta privclone.alpha2
+    cmp -s "$WORK/privclone-a2.img" "$WORK/privclone-b.img" \
+        && ok "privclone: host: alpha's new drive and beta's are byte for byte equal" \
+        || notok "privclone: host: the drives differ: $(cmp "$WORK/privclone-a2.img" "$WORK/privclone-b.img" 2>&1 | head -1)"
+    n=$(check_files "$WORK/privclone-a2.img" 160)
+    [ "$n" = 160 ] && ok "privclone: host: all 160 files are on alpha's new drive" || notok "privclone: host: $n of 160 files on alpha's new drive match"
 fi
