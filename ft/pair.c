@@ -110,6 +110,9 @@
 #define LOG_HAS_END 2 /* LOG flags: the log up to this message's end holds END */
 #define UNACKED_MAX (6u << 20)    /* log bytes in flight before the primary waits */
 #define HOLD_BYTES (1u << 20)     /* held console output */
+#define HANDOVER_LAG_NS 20000000ull       /* a handover stops the guest once the replay trails by at most this */
+#define HANDOVER_FREE_NS 2000000000ull     /* ... the guest running freely meanwhile for this long, */
+#define HANDOVER_CATCHUP_NS 10000000000ull /* ... then held while it trails more, and stopped after this regardless */
 #define HOLD_MAX (HOLD_BYTES / 2) /* held output before the primary waits */
 #define SEGS 4096
 #define INFLIGHT 8192             /* LOG messages not yet acknowledged */
@@ -222,7 +225,10 @@ static struct {
     bool flipped;              /* backup: fault_test = backup_diverge done */
     /* Migration to the peer (primary): held since, and the count. */
     bool handing_over;
-    uint64_t handover_ns, handovers;
+    bool handover_hold; /* ... past catching up: the guest is stopped */
+    uint64_t handover_asked_ns, handover_ns, handover_catchup_ns, handovers;
+    bool catchup_holding;
+    uint64_t catchup_since, catchup_held_ns; /* the guest held while catching up */
     bool handover_in; /* backup: going live by a handover, not a failure */
     bool reprotect_handover; /* ... and the clone it offers next protects the guest again */
     /* Both: log rate over the last second. */
@@ -505,8 +511,22 @@ static bool pair_gate(void)
         return F.clone_phase >= CL_QUIESCE || (F.clone_phase == CL_ROUNDS && migrate_hold());
     if (F.role != R_PRIMARY || (F.st != PS_PROTECTED && F.st != PS_ARBITRATING))
         return false;
-    if (F.handing_over)
+    if (F.handing_over && F.handover_hold)
         return true; /* stopped for the peer to take over */
+    /* Catching up for a handover, past HANDOVER_FREE_NS: the guest waits
+     * whenever the backup's replay trails by more than HANDOVER_LAG_NS
+     * (time counted and reported: it is a partial stop). */
+    bool catchup_hold = F.handing_over && clock_ns() - F.handover_asked_ns > HANDOVER_FREE_NS &&
+                        lag_ns() > HANDOVER_LAG_NS && !F.backup_waiting;
+    if (catchup_hold != F.catchup_holding) {
+        if (catchup_hold)
+            F.catchup_since = clock_ns();
+        else
+            F.catchup_held_ns += clock_ns() - F.catchup_since;
+        F.catchup_holding = catchup_hold;
+    }
+    if (catchup_hold)
+        return true;
     const struct config *cfg = kernel_config();
     uint64_t produced = recorder_log_bytes();
     /* A backup that has replayed all it can is not behind: what it waits
@@ -1321,18 +1341,45 @@ static void start_arbitration(const char *who, const char *goal, uint64_t hb, ui
     arbiter_ask(F.epoch);
 }
 
-/* Migration to the peer begins: pair_gate() holds the guest from now. */
+/* Migration to the peer begins: the backup catches up first (after
+ * HANDOVER_FREE_NS the guest waits whenever the replay trails by more
+ * than HANDOVER_LAG_NS), then pair_gate() holds the guest. */
 static void begin_handover(void)
 {
     F.handing_over = true;
-    F.handover_ns = clock_ns();
+    F.handover_hold = false;
+    F.handover_asked_ns = clock_ns();
+    F.catchup_holding = false;
+    F.catchup_held_ns = 0;
 }
 
-/* Migration to the peer: the guest is held (pair_gate()); once the
- * backup has acknowledged the whole log, release every held byte, tell
- * it to go live, and wait here for its clone as its backup. */
+/* Migration to the peer. First the backup catches up: its replay within
+ * HANDOVER_LAG_NS of the log and at most one LOG message unacknowledged
+ * (just after a clone, its channel may still carry the clone's pages for
+ * a second or more; the stop must not wait for those). Then the guest is
+ * held (pair_gate()); once the backup has acknowledged the whole log,
+ * release every held byte, tell it to go live, and wait here for its
+ * clone as its backup. */
 static void handover_poll(void)
 {
+    if (!F.handover_hold) {
+        uint64_t waited = clock_ns() - F.handover_asked_ns;
+        bool caught_up = (lag_ns() <= HANDOVER_LAG_NS || F.backup_waiting) && F.in_tail - F.in_head <= 1;
+        if (!caught_up && waited < HANDOVER_CATCHUP_NS)
+            return;
+        if (!caught_up)
+            log_warn("pair", "migration: %s's replay did not catch up in %llu ms (%llu ms behind, %u messages "
+                             "unacknowledged): the guest stops anyway",
+                     F.peer_name, (unsigned long long)(waited / 1000000), (unsigned long long)(lag_ns() / 1000000),
+                     F.in_tail - F.in_head);
+        if (F.catchup_holding) {
+            F.catchup_held_ns += clock_ns() - F.catchup_since;
+            F.catchup_holding = false;
+        }
+        F.handover_hold = true;
+        F.handover_ns = clock_ns();
+        F.handover_catchup_ns = waited;
+    }
     recorder_flush_now();
     pump();
     uint64_t written = recorder_log_bytes();
@@ -1353,9 +1400,11 @@ static void handover_poll(void)
     F.awaiting_repair = true;
     set_state(PS_STANDBY);
     log_info("pair", "migration %llu: the guest stopped here %llu ms ago and %s has its whole log (%llu bytes): "
-                     "handed over; this host waits to become its backup",
+                     "handed over after %llu ms of catching up (the guest held %llu ms of them); this host waits to "
+                     "become its backup",
              (unsigned long long)F.handovers, (unsigned long long)((clock_ns() - F.handover_ns) / 1000000),
-             F.peer_name, (unsigned long long)written);
+             F.peer_name, (unsigned long long)written, (unsigned long long)(F.handover_catchup_ns / 1000000),
+             (unsigned long long)(F.catchup_held_ns / 1000000));
     kprintf("ftvisor: this host (%s) handed the guest over to %s\n", kernel_this_host()->name, F.peer_name);
 }
 
@@ -1602,8 +1651,9 @@ static int action_migrate(char *msg, size_t n)
         return -1;
     }
     begin_handover();
-    fmt_snprintf(msg, n, "migrating the guest to %s: it stops here once %s has the whole log", F.peer_name,
-                 F.peer_name);
+    fmt_snprintf(msg, n, "migrating the guest to %s: once its replay has caught up, the guest stops here until %s "
+                         "has the whole log",
+                 F.peer_name, F.peer_name);
     return 0;
 }
 static const struct status_action migrate_action = { "migrate", action_migrate };
