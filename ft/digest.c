@@ -37,6 +37,7 @@ static struct {
     uint64_t nchunks;
     uint64_t sum;        /* the memory digest: sum of page_term() over all pages */
     uint64_t pages_read; /* statistics: 4 KiB pages re-read */
+    bool current;        /* the table matches RAM now (rr_digest_table_current()) */
 } T;
 
 /* One page's term of the memory digest: its index and CRC through a
@@ -65,16 +66,55 @@ static void read_pages(struct vm *vm, uint64_t i, const uint64_t *dirty)
         }
 }
 
+static bool table_for(const struct guest_mem *m)
+{
+    if (T.crc && T.nchunks == m->nchunks)
+        return false;
+    uint64_t bytes = m->nchunks * PAGES_PER_CHUNK * 4;
+    T.crc = phys_to_virt(pmm_alloc((bytes + 4095) / 4096, 1));
+    T.nchunks = m->nchunks;
+    memset(T.crc, 0, bytes);
+    T.sum = 0;
+    for (uint64_t k = 0; k < m->nchunks * PAGES_PER_CHUNK; k++)
+        T.sum += page_term(k, 0);
+    return true;
+}
+
+void rr_digest_page(struct vm *vm, uint64_t gfn, const uint8_t *page)
+{
+    table_for(&vm->mem);
+    uint32_t c = crc32c(0, page, 4096);
+    T.sum += page_term(gfn, c) - page_term(gfn, T.crc[gfn]);
+    T.crc[gfn] = c;
+    T.current = false; /* until the clone says every page is in */
+}
+
+void rr_digest_table_current(struct vm *vm)
+{
+    table_for(&vm->mem);
+    T.current = true;
+}
+
 /* Bring the page table up to date: every chunk (all) or the dirty ones. */
 static uint64_t memory_digest(struct vm *vm, bool all)
 {
     struct guest_mem *m = &vm->mem;
-    if (!T.crc || T.nchunks != m->nchunks) {
-        uint64_t bytes = m->nchunks * PAGES_PER_CHUNK * 4;
-        T.crc = phys_to_virt(pmm_alloc((bytes + 4095) / 4096, 1));
-        T.nchunks = m->nchunks;
+    if (table_for(m))
         all = true;
+    if (all && T.current && m->ept_ad) {
+        /* A clone's source: the table is RAM as the guest stopped. The
+         * dirty flags so far are history the table holds: dropped. */
+        T.current = false;
+        bool cleared = false;
+        for (uint64_t i = 0; i < m->nchunks; i++) {
+            uint64_t dirty[8];
+            guest_mem_take_dirty(m, DIRTY_DIGEST, i, dirty, &cleared);
+        }
+        if (cleared && vmx_invept(vm->invept_type, m->eptp))
+            log_warn("record", "INVEPT failed: later writes may not be seen by state digests");
+        return T.sum;
     }
+    T.current = false;
     if (all) {
         /* Every page read afresh: start the sum over (the terms of a zero
          * table, which read_pages() subtracts). */

@@ -11,6 +11,7 @@
 #include "../vmm/vdisk.h"
 #include "../drivers/blockdev.h"
 #include "guest_io.h"
+#include "rr.h"
 #include "../kernel/format.h"
 #include "../kernel/clock.h"
 #include "../kernel/layout.h"
@@ -290,6 +291,7 @@ static void build_batch(void)
             break;
         if (k == SP_PAGES) {
             mig_batch_add(&b, i, page_ptr(M.vm, i));
+            rr_digest_page(M.vm, i, page_ptr(M.vm, i)); /* the new log's initial digest, ready at the stop */
             M.t.pages++;
         } else {
             vdisk_read_block(i, block);
@@ -346,8 +348,12 @@ enum mig_progress migrate_poll(mig_send_fn send)
     /* The round is done. */
     M.t.rounds++;
     M.t.last_round_pages = M.round_pages;
-    if (M.final)
+    if (M.final) {
+        /* Every page went in the first round, and the last one sent every
+         * page written since it was sent: the digest's table is RAM now. */
+        rr_digest_table_current(M.vm);
         return MIG_DONE;
+    }
     uint64_t ns = clock_ns() - M.round_start_ns;
     uint64_t dirty = take_dirty();
     char why[240];

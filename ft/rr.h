@@ -52,6 +52,17 @@ void rr_state_digest(struct vm *vm, bool full, uint8_t out[LOG_STATE_DIGEST_LEN]
 /* Which fields of two blocks differ, in words, into buf. */
 void rr_state_diff(const struct rr_state_block *a, const struct rr_state_block *b, char *buf, size_t n);
 uint64_t rr_digest_pages_read(void); /* 4 KiB pages read for digests so far */
+/* A clone's source (ft/migrate.c) reads every page as it sends it:
+ * rr_digest_page() takes that page's CRC into the memory digest's table
+ * (page gfn, its 4 KiB; the table is made for vm first if need be). Once
+ * every page was given since the clone began and the guest has stopped
+ * with nothing changed since (the last round sent every page written),
+ * rr_digest_table_current() lets the next full digest, the new log's
+ * initial state, use the table instead of reading all of RAM again while
+ * the guest waits. The receiver still reads all of it: its digest checks
+ * the source's (and so the copy) independently. */
+void rr_digest_page(struct vm *vm, uint64_t gfn, const uint8_t *page);
+void rr_digest_table_current(struct vm *vm);
 
 /* SHA-256 of what defines the guest (image, initrd, command line, CPU
  * model, memory size): the header's config_digest. */
