@@ -252,6 +252,7 @@ $(UNIT_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_inet_sum_SRCS := net/inet_sum.c
+UNIT_status_hist_SRCS := net/status_hist.c kernel/format.c
 UNIT_converge_SRCS := ft/converge.c kernel/format.c
 UNIT_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 UNIT_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
