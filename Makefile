@@ -80,6 +80,9 @@ $(KOBJ)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -c $< -o $@
 
+# The status page, embedded with .incbin (which -MMD does not see).
+$(KOBJ)/net/status_page.o: net/status.html
+
 # The one kernel file with vector registers: Poly1305 in AVX2, which runs
 # only between simd_begin() and simd_end() (kernel/simd.h save and restore
 # the guest's vector state around it). Host builds compile it the same way.
