@@ -272,7 +272,18 @@ $(BUILD)/tests/unit/kstring.c: kernel/string.c
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
-unit-tests: $(patsubst %,$(UNIT_BIN)/test_%,$(UNIT_TESTS))
+unit-tests: $(patsubst %,$(UNIT_BIN)/test_%,$(UNIT_TESTS)) $(UNIT_BIN)/test_status_page_js
+
+# The status page's BLAKE2b under node against Python's hashlib and
+# kernel/blake2b.c (a filter built from it): a script that tests/run runs
+# like the C tests.
+$(UNIT_BIN)/blake2b_cli: tests/unit/blake2b_cli.c kernel/blake2b.c kernel/blake2b.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(UCFLAGS) -o $@ tests/unit/blake2b_cli.c kernel/blake2b.c
+$(UNIT_BIN)/test_status_page_js: tests/unit/status_page_js.py net/status.html $(UNIT_BIN)/blake2b_cli
+	printf '#!/bin/sh\nexec python3 %s --page %s --c-blake2b %s\n' $(abspath tests/unit/status_page_js.py) \
+	    $(abspath net/status.html) $(abspath $(UNIT_BIN)/blake2b_cli) > $@
+	chmod +x $@
 
 .SECONDEXPANSION:
 UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h)
