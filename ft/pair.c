@@ -887,8 +887,7 @@ static void maybe_offer_clone(void)
         log_info("pair", "%s booted (boot %016llx) while this host runs the guest alone: offering it a clone of the "
                          "running guest, to protect it again",
                  F.peer_name, (unsigned long long)pb);
-    status_event(pb == F.repair_boot ? "repair" : "clone offered", "offering %s a clone of the running guest",
-                 F.peer_name);
+    status_event("clone offered", "offering %s a clone of the running guest", F.peer_name);
     F.repair_boot = 0;
     F.reprotect_handover = false;
 }
@@ -1538,7 +1537,9 @@ static void rate_tick(void)
 {
     uint64_t now = now_ms(), bytes = F.role == R_PRIMARY ? F.sent_abs : F.recv_abs;
     if (now - F.rate_mark_ms >= 1000) {
-        F.rate_bps = (bytes - F.rate_mark_bytes) * 8000 / (now - F.rate_mark_ms);
+        /* The count starts again when the role changes (a clone made
+         * this host the primary): no rate across that. */
+        F.rate_bps = bytes >= F.rate_mark_bytes ? (bytes - F.rate_mark_bytes) * 8000 / (now - F.rate_mark_ms) : 0;
         F.rate_mark_ms = now;
         F.rate_mark_bytes = bytes;
     }
