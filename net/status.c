@@ -427,6 +427,12 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
     if (!p || err != ERR_OK) {
         if (p)
             pbuf_free(p);
+        /* The client's FIN while its answer is still going out (or not
+         * yet acknowledged): lwIP sends on from the answer's buffer, so
+         * keep it until push() sees it all acknowledged (or on_poll()
+         * gives up). */
+        if (!p && c->resp && (c->sent < c->resp_len || pcb->unsent || pcb->unacked))
+            return ERR_OK;
         conn_close(c);
         return ERR_OK;
     }
