@@ -80,6 +80,9 @@ $(KOBJ)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(KCFLAGS) -c $< -o $@
 
+# The status page, embedded with .incbin (which -MMD does not see).
+$(KOBJ)/net/status_page.o: net/status.html
+
 # The one kernel file with vector registers: Poly1305 in AVX2, which runs
 # only between simd_begin() and simd_end() (kernel/simd.h save and restore
 # the guest's vector state around it). Host builds compile it the same way.
@@ -252,6 +255,7 @@ $(UNIT_BIN)/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
 UNIT_crypto_SRCS  := kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_witness_SRCS := net/witness.c kernel/sha256.c
 UNIT_inet_sum_SRCS := net/inet_sum.c
+UNIT_status_hist_SRCS := net/status_hist.c kernel/format.c
 UNIT_converge_SRCS := ft/converge.c kernel/format.c
 UNIT_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 UNIT_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
@@ -268,7 +272,18 @@ $(BUILD)/tests/unit/kstring.c: kernel/string.c
 # Every tests/unit/test_NAME.c is a test; UNIT_NAME_SRCS lists what it links.
 UNIT_TESTS := $(patsubst tests/unit/test_%.c,%,$(wildcard tests/unit/test_*.c))
 
-unit-tests: $(patsubst %,$(UNIT_BIN)/test_%,$(UNIT_TESTS))
+unit-tests: $(patsubst %,$(UNIT_BIN)/test_%,$(UNIT_TESTS)) $(UNIT_BIN)/test_status_page_js
+
+# The status page's BLAKE2b under node against Python's hashlib and
+# kernel/blake2b.c (a filter built from it): a script that tests/run runs
+# like the C tests.
+$(UNIT_BIN)/blake2b_cli: tests/unit/blake2b_cli.c kernel/blake2b.c kernel/blake2b.h
+	@mkdir -p $(dir $@)
+	$(HOSTCC) $(UCFLAGS) -o $@ tests/unit/blake2b_cli.c kernel/blake2b.c
+$(UNIT_BIN)/test_status_page_js: tests/unit/status_page_js.py net/status.html $(UNIT_BIN)/blake2b_cli
+	printf '#!/bin/sh\nexec python3 %s --page %s --c-blake2b %s\n' $(abspath tests/unit/status_page_js.py) \
+	    $(abspath net/status.html) $(abspath $(UNIT_BIN)/blake2b_cli) > $@
+	chmod +x $@
 
 .SECONDEXPANSION:
 UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h)

@@ -589,6 +589,7 @@ static void go_unprotected(const char *why)
     log_warn("pair", "running UNPROTECTED: %s; guest output is no longer held (%llu bytes released now)", why,
              (unsigned long long)held);
     kprintf("ftvisor: this host (%s) runs the guest UNPROTECTED: %s\n", kernel_this_host()->name, why);
+    status_event("unprotected", "%s", why);
     if (F.guest_ended)
         power_apply(kernel_config()->debug.on_guest_exit, "guest exited");
 }
@@ -648,6 +649,7 @@ static void start_protection(struct vm *vm)
     set_state(PS_PROTECTED);
     log_info("pair", "protected: the guest runs and its log streams to %s (epoch %016llx, %s landmarks)",
              F.peer_name, (unsigned long long)F.epoch, landmark_backend_name(F.backend));
+    status_event("protected", "the guest runs here and its log streams to %s", F.peer_name);
 }
 
 /* ---- backup --------------------------------------------------------------- */
@@ -731,6 +733,10 @@ static void went_live(struct vm *vm)
              (unsigned long long)(ring_total > from ? ring_total - from : 0));
     kprintf("ftvisor: this host (%s) is now LIVE: the guest continues here\n", kernel_this_host()->name);
     gio_report("pair"); /* what the replay did with the guest's devices, and what go-live issued */
+    status_event(F.handover_in ? "migration in" : "failover",
+                 F.handover_in ? "the guest runs here %llu ms after %s's handover"
+                               : "went live %llu ms after %s was lost",
+                 (unsigned long long)(now_ms() - F.lost_ms), F.peer_name);
     if (F.handover_in) {
         /* The old primary waits for a clone: protect the guest again. */
         F.handover_in = false;
@@ -773,6 +779,8 @@ static void replay_over(struct vm *vm)
         set_state(PS_STANDBY);
         log_warn("pair", "asking %s to repair this backup with a clone of its guest (repair %llu)", F.peer_name,
                  (unsigned long long)F.repairs);
+        status_event("repair", "%s: asking %s for a clone (repair %llu)", why, F.peer_name,
+                     (unsigned long long)F.repairs);
         return;
     }
     struct rr_totals t;
@@ -795,6 +803,7 @@ static void replay_over(struct vm *vm)
 static void standby(const char *why)
 {
     log_error("pair", "%s: this host stops following %s and keeps no guest running", why, F.peer_name);
+    status_event("standby", "%s", why);
     send_leave(why);
     engine_set_hold_policy();
     set_state(PS_STANDBY);
@@ -898,6 +907,7 @@ static void maybe_offer_clone(void)
         log_info("pair", "%s booted (boot %016llx) while this host runs the guest alone: offering it a clone of the "
                          "running guest, to protect it again",
                  F.peer_name, (unsigned long long)pb);
+    status_event("clone offered", "offering %s a clone of the running guest", F.peer_name);
     F.repair_boot = 0;
     F.reprotect_handover = false;
 }
@@ -1048,6 +1058,8 @@ static void clone_poll(void)
                  (unsigned long long)(t.bytes * 1000 / vm->mem.ram_bytes % 1000),
                  (unsigned long long)F.clone_state_len, (unsigned long long)((now - F.clone_stop_ns) / 1000000),
                  (unsigned long long)((now - F.clone_start_ns) / 1000000));
+        status_event("clone sent", "clone %llu to %s: the guest stopped %llu ms", (unsigned long long)F.clones,
+                     F.peer_name, (unsigned long long)((now - F.clone_stop_ns) / 1000000));
     }
 }
 
@@ -1123,6 +1135,7 @@ static void clone_state_arrived(const uint8_t *msg, uint32_t msg_len)
                      "digested in %llu ms; waiting for the log",
              F.peer_name, (unsigned long long)migrate_received_pages(), (unsigned long long)migrate_received_blocks(),
              len, (unsigned long long)(now_ms() - t0));
+    status_event("clone received", "from %s: this host is its backup", F.peer_name);
 }
 
 /* ---- the channel ---------------------------------------------------------- */
@@ -1337,6 +1350,8 @@ static void start_arbitration(const char *who, const char *goal, uint64_t hb, ui
                  who, F.peer_name, (unsigned long long)hb, (unsigned long long)ch, arbiter_describe(), goal);
     else
         log_warn("pair", "%s %s restarted: asking the arbiter (%s) %s", who, F.peer_name, arbiter_describe(), goal);
+    status_event("peer lost", "%s %s %s: asking the arbiter %s", who, F.peer_name, hb || ch ? "lost" : "restarted",
+                 goal);
     set_state(PS_ARBITRATING);
     arbiter_ask(F.epoch);
 }
@@ -1406,6 +1421,9 @@ static void handover_poll(void)
              F.peer_name, (unsigned long long)written, (unsigned long long)(F.handover_catchup_ns / 1000000),
              (unsigned long long)(F.catchup_held_ns / 1000000));
     kprintf("ftvisor: this host (%s) handed the guest over to %s\n", kernel_this_host()->name, F.peer_name);
+    status_event("migration out", "migration %llu: the guest went to %s; it was held here %llu ms",
+                 (unsigned long long)F.handovers, F.peer_name,
+                 (unsigned long long)((clock_ns() - F.handover_ns) / 1000000));
 }
 
 static void primary_poll(void)
@@ -1470,6 +1488,7 @@ static void primary_poll(void)
                 vcpu_stop(&vm->vcpu, VCPU_STOP_PAUSED, "the backup took the guest over");
             engine_set_hold_policy();
             set_state(PS_STOPPED);
+            status_event("stopped", "the arbiter gave the guest to %s: it runs there", F.peer_name);
         } else {
             nag_arbiter("output stays held and the guest waits");
         }
@@ -1567,7 +1586,9 @@ static void rate_tick(void)
 {
     uint64_t now = now_ms(), bytes = F.role == R_PRIMARY ? F.sent_abs : F.recv_abs;
     if (now - F.rate_mark_ms >= 1000) {
-        F.rate_bps = (bytes - F.rate_mark_bytes) * 8000 / (now - F.rate_mark_ms);
+        /* The count starts again when the role changes (a clone made
+         * this host the primary): no rate across that. */
+        F.rate_bps = bytes >= F.rate_mark_bytes ? (bytes - F.rate_mark_bytes) * 8000 / (now - F.rate_mark_ms) : 0;
         F.rate_mark_ms = now;
         F.rate_mark_bytes = bytes;
     }
@@ -1640,6 +1661,22 @@ static size_t pair_counters(char *buf, size_t size)
 
 static const struct status_source pair_status = { pair_role, NULL, pair_counters };
 
+/* The page's graphs: the backup's lag while this host holds output for
+ * it, and the log's rate (sent, or received on a backup) in bytes/s. */
+static bool series_lag(uint64_t *v)
+{
+    if (F.role != R_PRIMARY || !holding())
+        return false;
+    *v = lag_ns() / 1000000u;
+    return true;
+}
+static bool series_log(uint64_t *v)
+{
+    *v = F.rate_bps / 8;
+    return F.role != R_NONE;
+}
+static const struct status_series pair_series[] = { { "lag_ms", series_lag }, { "log_Bps", series_log } };
+
 /* POST /migrate (net/status.h, tools/ftmigrate): hand the guest over to
  * the backup, which goes live and protects it with this host as its
  * backup (roles swapped). */
@@ -1691,6 +1728,8 @@ static void pair_init(void)
     ring = F.hold;
     chan_set_user(&pair_user);
     status_register(&pair_status);
+    status_register_series(&pair_series[0]);
+    status_register_series(&pair_series[1]);
     status_register_action(&migrate_action);
     engine_set_hold_policy();
     set_state(PS_WAIT_PEER);

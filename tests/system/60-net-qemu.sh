@@ -58,7 +58,7 @@ if grep -q '"host":"beta"' "$WORK/status.json" 2>/dev/null && grep -q '"name":"a
 else
     notok "GET /status: got '$(head -c 300 "$WORK/status.json" 2>/dev/null)'"
 fi
-grep -q '<title>ftvisor</title>' "$WORK/status.html" 2>/dev/null && grep -q "fetch('/status')" "$WORK/status.html" &&
+grep -q '<title>ftvisor</title>' "$WORK/status.html" 2>/dev/null && grep -q "fetch('/status'" "$WORK/status.html" && grep -q '</html>' "$WORK/status.html" &&
     ok "GET /: the status page" || notok "GET /: got '$(head -c 200 "$WORK/status.html" 2>/dev/null)'"
 [ "$(cat "$WORK/status.404" 2>/dev/null)" = 404 ] && ok "unknown path: 404" || notok "unknown path: '$(cat "$WORK/status.404" 2>/dev/null)'"
 [ -s "$WORK/link.pcap" ] && ok "frames captured to a pcap" || notok "no pcap"
