@@ -264,6 +264,7 @@ expect_count "migrate: alpha took it back twice" 2 'pair: migrated: the guest ru
 expect "migrate: a refused token is logged" 'status: POST /migrate refused: bad or stale token'
 on "$WORK/mb.serial"
 expect_count "migrate: beta took the guest twice" 2 'pair: migrated: the guest runs here [0-9]+ ms after alpha.s handover'
+expect_count "migrate: and protected it again twice" 2 'pair: protecting the migrated guest again: offering alpha, which handed it over'
 expect_count "migrate: beta handed it back twice" 2 'pair: migration [0-9]+: the guest stopped here [0-9]+ ms ago and alpha has its whole log'
 expect_not "migrate: no divergence" 'DIVERGED|initial state here differs'
 python3 - "$WORK/ma.serial" "$WORK/mb.serial" "$LINES" > "$WORK/mg.merged" <<'PY'
@@ -287,3 +288,56 @@ read -r count dups ngaps gaps same < "$WORK/mg.merged"
     && ok "migrate: the two consoles show seq 1..$LINES once each, whole, across 4 migrations ($dups duplicated at handovers)" \
     || notok "migrate: $count distinct lines, $ngaps gaps (first: $gaps), $dups duplicated, equal $same"
 expect_clean_poweroff ma mb
+
+# ---- 7. auto-converge ---------------------------------------------------------
+# tests/guests/dirtyfast.c writes 64 MB/s of guest time over a 16 MiB
+# buffer, more than the emulated link carries. After an operator's
+# migration the new primary (beta) clones the guest back while it runs:
+# the rounds cannot shrink, so auto-converge throttles the vCPU (20%,
+# then 10% more per round, as QEMU does) until the rest fits the
+# downtime target or the round cap ends them. The guest is protected
+# again and its console shows every line whole, once.
+sed -e 's/^kernel = seqlong.bin/kernel = dirtyfast.bin/' -e 's/^memory_mb = 32/memory_mb = 64/' \
+    "$WORK/rp/ftvisor.conf" > "$WORK/ac.conf"
+image ac "$ROOT/build/guests/dirtyfast.bin" < "$WORK/ac.conf"
+boot_bg bochs ac "$WORK/aa.serial" --timeout 500 --sync slowdown --nic "52:54:00:00:78:01:$P" --log "$WORK/aa.bochs.log"
+boot_bg bochs ac "$WORK/ab.serial" --timeout 500 --sync slowdown --nic "52:54:00:00:78:02:$((P + 2))" --log "$WORK/ab.bochs.log"
+if wait_for "$WORK/aa.serial" 'guest: seq 20 ' 300; then
+    migrate "$NET.1"; echo "converge rc $?" >> "$WORK/ftmigrate.out"
+    wait_for "$WORK/ab.serial" 'pair: clone 1 sent to alpha' 300 || notok "converge: beta never cloned the guest back"
+else
+    notok "converge: alpha never showed seq 20"
+fi
+wait_boots
+grep -q '^converge rc 0$' "$WORK/ftmigrate.out" && ok "converge: the migration is accepted" \
+    || notok "converge: ftmigrate: $(tail -3 "$WORK/ftmigrate.out")"
+on "$WORK/ab.serial"
+expect "converge: beta runs the migrated guest" 'pair: migrated: the guest runs here [0-9]+ ms after alpha.s handover'
+expect "converge: and protects it again" 'pair: protecting the migrated guest again: offering alpha, which handed it over, a clone'
+expect "converge: the dirty rate outruns the link" 'migrate: round [0-9]+: .* dirtied at [0-9]+ kB/s against [0-9]+ kB/s sent: .*over the 300 ms target'
+expect "converge: the vCPU is throttled 20% first" 'migrate: round [0-9]+: .*; vCPU throttle 20%'
+expect "converge: then 10% more a round" 'migrate: round [0-9]+: .*; vCPU throttle 30%'
+expect "converge: the rounds end (target met, or the cap)" 'migrate: round [0-9]+( is the cap)?: [0-9]+ KiB left, about [0-9]+ ms at [0-9]+ kB/s'
+expect "converge: the clone completes" 'pair: clone 1 sent to alpha: [0-9]+ rounds'
+expect "converge: the guest ends protected" 'pair: the guest ended; alpha has the whole log and every output is released'
+on "$WORK/aa.serial"
+expect "converge: alpha replays to the end identically" 'pair: the guest ended on the primary and here identically'
+expect_not "converge: no divergence" 'DIVERGED|initial state here differs'
+python3 - "$WORK/aa.serial" "$WORK/ab.serial" > "$WORK/ac.merged" <<'PY'
+import re, sys
+seen, dups = set(), 0
+for path in sys.argv[1:3]:
+    for l in open(path, errors="replace"):
+        m = re.search(r"guest: seq (\d+) tsc \d+ ticks \d+ mix [0-9a-f]+$", l.rstrip("\r\n"))
+        if m:
+            n = int(m.group(1))
+            dups += n in seen
+            seen.add(n)
+gaps = [n for n in range(1, 601) if n not in seen]
+print(len(seen), len(gaps), dups)
+PY
+read -r count ngaps dups < "$WORK/ac.merged"
+[ "$count" = 600 ] && [ "$ngaps" = 0 ] && [ "${dups:-9}" -le 2 ] \
+    && ok "converge: the consoles show seq 1..600 whole ($dups duplicated at the handover)" \
+    || notok "converge: $count distinct lines, $ngaps gaps, $dups duplicated"
+expect_clean_poweroff aa ab
