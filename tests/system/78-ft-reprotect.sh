@@ -317,7 +317,7 @@ expect "converge: and protects it again" 'pair: protecting the migrated guest ag
 expect "converge: the dirty rate outruns the link" 'migrate: round [0-9]+: .* dirtied at [0-9]+ kB/s against [0-9]+ kB/s sent: .*over the 300 ms target'
 expect "converge: the vCPU is throttled 20% first" 'migrate: round [0-9]+: .*; vCPU throttle 20%'
 expect "converge: then 10% more a round" 'migrate: round [0-9]+: .*; vCPU throttle 30%'
-expect "converge: the rounds end (target met, or the cap)" 'migrate: round [0-9]+( is the cap)?: [0-9]+ KiB left, about [0-9]+ ms at [0-9]+ kB/s'
+expect "converge: the rounds end (target met, or the cap)" 'migrate: round [0-9]+: .*: round [0-9]+( is the cap)?: [0-9]+ KiB left, about [0-9]+ ms at [0-9]+ kB/s'
 expect "converge: the clone completes" 'pair: clone 1 sent to alpha: [0-9]+ rounds'
 expect "converge: the guest ends protected" 'pair: the guest ended; alpha has the whole log and every output is released'
 on "$WORK/aa.serial"
