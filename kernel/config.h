@@ -14,7 +14,7 @@
 #define CFG_NAME_MAX 32
 #define CFG_PATH_MAX 128
 #define CFG_CMDLINE_MAX 1024
-#define CFG_KEY_MAX 128
+#define CFG_KEY_MAX 65 /* 64 characters: operator tokens key BLAKE2b with it (at most 64 bytes) */
 #define CFG_SERIAL_MAX 20
 #define CFG_LINE_MAX 1100
 #define CFG_ERR_MAX 384

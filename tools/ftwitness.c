@@ -160,7 +160,13 @@ int main(int argc, char **argv)
         switch (c) {
         case 's': state = optarg; break;
         case 'c': conf = optarg; break;
-        case 'k': snprintf(key, sizeof(key), "%s", optarg); break;
+        case 'k':
+            if (strlen(optarg) >= sizeof(key)) {
+                fprintf(stderr, "ftwitness: --key: the pair key is too long (at most %zu characters)\n", sizeof(key) - 1);
+                return 64;
+            }
+            snprintf(key, sizeof(key), "%s", optarg);
+            break;
         case 'l': listen_at = optarg; break;
         case 'v': verbose = true; break;
         default: usage();

@@ -8,7 +8,7 @@
 # DEVDONE of device 2) and the replay, which sends nothing, takes them from
 # it and must match to the last byte. Needs root (TAP).
 . "$(dirname "$0")/lib.sh"
-P=$(( 50000 + ($$ % 500) * 8 )) # P, P+2 on the link with the TAP; P+4 a second link
+P=$(( 10000 + ($$ % 250) * 8 )) # P, P+2 on the link with the TAP; P+4 a second link
 TAP=ftvn$$
 NET=10.33.$(( $$ % 200 + 20 ))
 ftlink_start --bochs $P --bochs $((P + 2)) --tap "$TAP:$NET.254/24"

@@ -20,7 +20,7 @@ memory_mb = 32
 [debug]
 host = a
 CONF
-boot bochs hostile --timeout 120 --nic 52:54:00:00:34:01:$(( 43000 + ($$ % 500) * 4 ))
+boot bochs hostile --timeout 120 --nic 52:54:00:00:34:01:$(( 12000 + ($$ % 500) * 4 ))
 expect "guest: every check passed" 'guest: virtio_hostile: all [0-9]+ checks passed'
 for d in blk net; do
     expect "virtio-$d: the looping chain is reported" "the guest's virtio-$d driver: a descriptor chain is longer than the device takes \(or loops\); the device stops until the driver resets it"

@@ -349,7 +349,7 @@ gcc -O2 -Wall -o "$WORK/peer" "$WORK/peer.c" 2> "$WORK/peer.build" || { notok "b
 # -------------------------------------------------------------- set-up ----
 # Ports from the PID (below the ephemeral range) so parallel runs do not
 # collide: UDP B..B+7, TCP B+8.
-B=$(( 20000 + ($$ % 780) * 16 ))
+B=$(( 14000 + ($$ % 250) * 16 ))
 TAP=ftlt$(( $$ % 100000 ))
 CTL=$WORK/ctl.sock
 PCAP=$WORK/link.pcap

@@ -5,7 +5,7 @@
 # logging channel and stream 16 MiB over it with every frame verified. The
 # status service answers over the link from the host (ftlink's TAP).
 . "$(dirname "$0")/lib.sh"
-P=$(( 30000 + ($$ % 2000) * 4 ))
+P=$(( 18000 + ($$ % 500) * 4 ))
 image pair <<'CONF'
 [host alpha]
 mac = 52:54:00:00:0a:01

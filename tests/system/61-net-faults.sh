@@ -6,7 +6,7 @@
 # and resumed from the last acknowledgement, and the 16 MiB test stream
 # still arrives complete and verified.
 . "$(dirname "$0")/lib.sh"
-P=$(( 34000 + ($$ % 2000) * 4 ))
+P=$(( 20000 + ($$ % 500) * 4 ))
 image pair <<'CONF'
 [host alpha]
 mac = 52:54:00:00:0b:01

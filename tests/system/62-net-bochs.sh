@@ -4,7 +4,7 @@
 # tracks wall time and the heartbeat timeouts mean something: pings,
 # heartbeats, the channel and 16 MiB verified.
 . "$(dirname "$0")/lib.sh"
-P=$(( 42000 + ($$ % 1000) * 4 ))
+P=$(( 22000 + ($$ % 500) * 4 ))
 image pair <<'CONF'
 [host alpha]
 mac = 52:54:00:00:0c:01

@@ -7,8 +7,8 @@
 # replay of a name the sink does not have, and a recording with no sink
 # listening, stop with a clear message. Needs root (TAP).
 . "$(dirname "$0")/lib.sh"
-P=$(( 44000 + ($$ % 500) * 4 ))
-SP=$(( 47000 + ($$ % 1000) ))
+P=$(( 24000 + ($$ % 250) * 4 ))
+SP=$(( 25000 + ($$ % 1000) ))
 TAP=ftvr$$
 NET=10.73.$(( $$ % 200 + 20 ))
 mkdir -p "$WORK/logs"

@@ -24,8 +24,8 @@
 # FT_SCENARIOS="ok linux ..." runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
-P=$(( 40000 + ($$ % 500) * 4 ))
-WP=$(( 46000 + ($$ % 1000) ))
+P=$(( 26000 + ($$ % 250) * 4 ))
+WP=$(( 27000 + ($$ % 1000) ))
 TAP=ftvp$$
 NET=10.74.$(( $$ % 200 + 20 ))
 KEY=ft-pair-test-key-0123456789

@@ -7,7 +7,7 @@
 # config file, whose errors name the line.
 . "$(dirname "$0")/lib.sh"
 W=$ROOT/build/tools/ftwitness
-PORT=$(( 45000 + ($$ % 1000) ))
+PORT=$(( 28000 + ($$ % 1000) ))
 KEY=witness-test-key-0123456789
 # start_witness N ARGS...: the Nth start of the witness in this test.
 start_witness() {

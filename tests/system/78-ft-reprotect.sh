@@ -20,8 +20,8 @@
 # run: alone
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/guests/guest-test.sh" # expect_count
-P=$(( 41000 + ($$ % 500) * 4 ))
-WP=$(( 47000 + ($$ % 1000) ))
+P=$(( 29000 + ($$ % 250) * 4 ))
+WP=$(( 30000 + ($$ % 1000) ))
 TAP=ftrp$$
 NET=10.78.$(( $$ % 200 + 20 ))
 KEY=ft-reprotect-key-0123456789

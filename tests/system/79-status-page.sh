@@ -18,7 +18,7 @@
 # Needs root (TAP); installs chromium and chromium-driver if missing.
 # run: alone
 . "$(dirname "$0")/lib.sh"
-P=$(( 42000 + ($$ % 500) * 4 ))
+P=$(( 31000 + ($$ % 250) * 4 ))
 TAP=ftsp$$
 NET=10.79.$(( $$ % 200 + 20 ))
 KEY=status-page-key-0123456789

@@ -736,7 +736,7 @@ TEST(rejects_bad_pair_key)
     FAILS(HOST_A "[pair]\nkey = 0123456789\tabcdef\n", 6, "may not contain spaces");
     char text[512];
     snprintf(text, sizeof(text), HOST_A "[pair]\nkey = %s\n", rep('p', CFG_KEY_MAX));
-    FAILS(text, 6, "key: the pair key is too long (at most 127 characters)");
+    FAILS(text, 6, "key: the pair key is too long (at most 64 characters)");
 }
 
 TEST(rejects_bad_enum_values)
