@@ -461,7 +461,7 @@ if want migdirty; then
     blank "$WORK/md-a.img"
     ln "$WORK/md-a.img" "$WORK/md-b.img"
     rm -f "$WORK"/conn.*
-    MDLINES=2500
+    MDLINES=1200
     disk_image md shared '' "nic_mac = 52:54:00:00:76:99" \
         "mig ftvisor.ip=$NET.10/24 ftvisor.peer=$NET.254 ftvisor.stream=60000 ftvisor.lines=$MDLINES ftvisor.dirty=256 ftvisor.dirtymb=8"
     boot_pair md "$WORK/md-a.img" "$WORK/md-b.img"
