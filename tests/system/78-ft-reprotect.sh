@@ -314,7 +314,7 @@ grep -q '^converge rc 0$' "$WORK/ftmigrate.out" && ok "converge: the migration i
 on "$WORK/ab.serial"
 expect "converge: beta runs the migrated guest" 'pair: migrated: the guest runs here [0-9]+ ms after alpha.s handover'
 expect "converge: and protects it again" 'pair: protecting the migrated guest again: offering alpha, which handed it over, a clone'
-expect "converge: the dirty rate outruns the link" 'migrate: round [0-9]+: .* dirtied at [0-9]+ kB/s against [0-9]+ kB/s sent: .*over the 300 ms target'
+expect "converge: the dirty rate outruns the link" 'migrate: round [0-9]+: .* dirtied at [0-9]+ kB/s against [0-9]+ kB/s sent: .*over the 100 ms target'
 expect "converge: the vCPU is throttled 20% first" 'migrate: round [0-9]+: .*; vCPU throttle 20%'
 expect "converge: then 10% more a round" 'migrate: round [0-9]+: .*; vCPU throttle 30%'
 expect "converge: the rounds end (target met, or the cap)" 'migrate: round [0-9]+: .*: round [0-9]+( is the cap)?: [0-9]+ KiB left, about [0-9]+ ms at [0-9]+ kB/s'
