@@ -314,7 +314,9 @@ $(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_$$*_SRCS) $(UNIT_HDRS)
 	$(FUZZCC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*_SRCS)
 
 # ------------------------------------------------------- run and test ----
-run: deps all guest-linux
+# The pair demo (tools/demo): two Bochs hosts on ftlink with a witness, the
+# Linux guest under FT, the primary killed; root for ftlink's TAP device.
+run: deps all guest-linux $(BUILD)/tools/ftlink $(BUILD)/tools/ftwitness
 	tools/demo
 
 test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink $(BUILD)/tools/ftlog-sink \
