@@ -4,8 +4,8 @@
  * primary ([pair] primary, default the first [host]) records the guest
  * (ft/record.c) and streams the log over the logging channel
  * (net/channel.c); the backup boots the same guest and replays the log as
- * it arrives (ft/replay.c, live). Messages (channel types 17-24; the
- * payloads are in docs/ARCHITECTURE.md):
+ * it arrives (ft/replay.c, live). Messages (channel types 17-32; the
+ * payloads are in docs/ft-protocol.md):
  *
  *   OFFER    primary -> backup  the virtual TSC rate and RTC epoch: the
  *                               backup boots its guest with these

@@ -6,10 +6,12 @@
  *   other accepts. A lost connection is re-established and the stream
  *   resumes exactly where the peer's acknowledgements left it: messages are
  *   kept until acknowledged and re-sent, duplicates are dropped.
- * - Every frame is checked by CRC32C and HMAC-SHA256 under a per-session key
- *   derived from the pair key and two fresh nonces; a frame that fails
- *   either check is reported and the connection is dropped and resumed, so
- *   nothing corrupt, forged or replayed is ever delivered.
+ * - Every frame is checked by CRC32C and a MAC (the handshake's keyed
+ *   BLAKE2b under a key from the pair key; then Poly1305 under one-time keys
+ *   from a per-session key derived from the pair key and two fresh nonces);
+ *   a frame that fails either check is reported and the connection is
+ *   dropped and resumed, so nothing corrupt, forged or replayed is ever
+ *   delivered.
  * - The receiver acknowledges what it has received (the output rule of the
  *   FT layer waits on these acknowledgements). */
 #ifndef NET_CHANNEL_H
