@@ -273,6 +273,8 @@ UNIT_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 UNIT_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
+UNIT_ftlog_SRCS   := tools/ftlog_core.c tools/ftlog_pcap.c ft/log.c net/frame.c kernel/crc32c.c kernel/sha256.c \
+                     kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_pmu_SRCS     := ft/pmu.c
 UNIT_partition_SRCS := drivers/partition.c kernel/format.c
 UNIT_blockdev_SRCS := drivers/blockdev.c
@@ -298,7 +300,7 @@ $(UNIT_BIN)/test_status_page_js: tests/unit/status_page_js.py net/status.html $(
 	chmod +x $@
 
 .SECONDEXPANSION:
-UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h)
+UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h tools/*.h)
 $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UNIT_HDRS) $(LIBFDT_DIR)/ORIGIN
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(UCFLAGS) -o $@ $< $(UNIT_$*_SRCS)

@@ -441,10 +441,10 @@ enum ftlog_ev_kind ftlog_next(struct ftlog_reader *rd, struct ftlog_event *ev)
             continue;
         }
         rd->done = true;
-        if (!rd->any_frame)
+        if (!rd->any_frame && !rd->sum.errors)
             push_error(rd, FTLOG_ERR_EMPTY, 0, "offset 0: %s",
                        rd->len ? "no frame in the input" : "the log is empty (no header frame)");
-        else if (!rd->sum.have_header)
+        else if (rd->any_frame && !rd->sum.have_header)
             push_error(rd, FTLOG_ERR_DECODE, 0, "offset 0: the log has no valid header frame");
     }
     if (!rd->qn) {

@@ -70,6 +70,7 @@ struct found {              /* a log found in the capture */
     char what[160];
     uint32_t sender;        /* channel: the IP address sending it */
     uint64_t boot;          /* channel: the sender's boot id (its HELLO) */
+    uint64_t missing;       /* channel: log bytes not captured (holes left out) */
     uint8_t *bytes;
     size_t len, cap;
     bool channel;
@@ -263,7 +264,8 @@ static int reassemble(struct ctx *c, struct flow *f)
         if (f->segs[i].seq < 0x80000000u)
             f->segs[k++] = f->segs[i];
     f->n = k;
-    qsort(f->segs, f->n, sizeof(struct seg), seg_cmp);
+    if (f->n)
+        qsort(f->segs, f->n, sizeof(struct seg), seg_cmp);
     size_t total = 0;
     for (size_t i = 0; i < f->n; i++)
         if (f->segs[i].seq + (size_t)f->segs[i].len > total)
@@ -433,19 +435,23 @@ static int channel_logs(struct ctx *c, struct flow *f, struct cframe *v, size_t 
                 return -1;
             l->boot = boot;
         }
-        if (off > l->len) {
-            note(c, "%s: log bytes %zu..%" PRIu64 " are missing (messages not captured)", flow_str(f, b), l->len,
+        /* bytes[i] is log offset i until the first hole, i + missing
+         * after the last. */
+        uint64_t end = l->len + l->missing;
+        if (off > end) {
+            note(c, "%s: log bytes %" PRIu64 "..%" PRIu64 " are missing (messages not captured)", flow_str(f, b), end,
                  off - 1);
             c->problems++;
-        } else if (off < l->len) {
+            l->missing += off - end;
+        } else if (off < end) {
             /* Sent again after a reconnect: must be the same bytes. */
-            size_t same = l->len - off < dn ? l->len - off : dn;
-            if (memcmp(l->bytes + off, d, same)) {
+            size_t same = end - off < dn ? (size_t)(end - off) : dn;
+            if (!l->missing && memcmp(l->bytes + off, d, same)) {
                 note(c, "%s: a LOG message at log offset %" PRIu64 " differs from the bytes already there",
                      flow_str(f, b), off);
                 c->problems++;
             }
-            if (off + dn <= l->len)
+            if (off + dn <= end)
                 continue;
             d += same;
             dn -= same;
