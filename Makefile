@@ -315,6 +315,7 @@ FUZZ_BIN    := $(BUILD)/tests/fuzz
 FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c \
                    kernel/simd_host.c $(FUZZ_BIN)/poly1305_avx2.o
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
+FUZZ_ftlog_SRCS := tools/ftlog_core.c tools/ftlog_pcap.c ft/log.c $(FUZZ_frame_SRCS)
 FUZZ_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 FUZZ_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))

@@ -34,7 +34,7 @@ struct ftlog_reader {
     const uint8_t *feed;
     size_t feed_len, feed_done;
     struct ftlog_frame cur;
-    bool feeding;
+    bool feeding, refed;            /* refed: the frame is being fed again */
     /* Resynchronisation: after lost or refused bytes the decoder starts
      * afresh (header frame first, frames renumbered from 1) and its values
      * are added to the last ones before the gap. */
@@ -301,6 +301,7 @@ static void start_frame(struct ftlog_reader *rd, size_t size)
     rd->seq_known = true;
     rd->next_seq = f.seq + 1;
     rd->pos += size;
+    rd->refed = false;
     setup_feed(rd, p);
 }
 
@@ -423,8 +424,14 @@ static void feed_step(struct ftlog_reader *rd)
      * sequence, after END) is decoded again by a fresh decoder; one
      * refused for its content is passed over. */
     rd->restart = true;
-    if (k == LOG_ERR_SEQ || k == LOG_ERR_NO_HEADER || k == LOG_ERR_DUP_HEADER || k == LOG_ERR_AFTER_END)
+    bool placement = k == LOG_ERR_SEQ || k == LOG_ERR_NO_HEADER || k == LOG_ERR_DUP_HEADER ||
+                     (k == LOG_ERR_AFTER_END && d->err_body_off < 0); /* not "END followed by body bytes" */
+    /* A fresh decoder takes the frame at the start of a log: it cannot
+     * refuse it for its place again, but feed it once more at most. */
+    if (placement && !rd->refed) {
+        rd->refed = true;
         setup_feed(rd, rd->buf + rd->cur.offset);
+    }
 }
 
 enum ftlog_ev_kind ftlog_next(struct ftlog_reader *rd, struct ftlog_event *ev)
