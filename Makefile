@@ -116,6 +116,18 @@ $(BUILD)/tools/ftlog-sink: $(FTLOG_SINK_SRCS) ft/log.h kernel/crc32c.h kernel/sh
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTLOG_SINK_SRCS)
 
+# Host tool: an event log (a sink's file or a pcap of the channel) in words.
+# Poly1305's AVX2 part is an object of its own: only it gets -mavx2.
+FTLOG_SRCS := tools/ftlog.c tools/ftlog_core.c tools/ftlog_pcap.c ft/log.c net/frame.c kernel/crc32c.c \
+              kernel/sha256.c kernel/blake2b.c kernel/poly1305.c kernel/simd_host.c kernel/config.c kernel/format.c
+$(BUILD)/tools/obj/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $(AVX2_CFLAGS) -c -o $@ $<
+$(BUILD)/tools/ftlog: $(FTLOG_SRCS) $(BUILD)/tools/obj/poly1305_avx2.o tools/ftlog_core.h ft/log.h net/frame.h \
+                      kernel/config.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTLOG_SRCS) $(BUILD)/tools/obj/poly1305_avx2.o
+
 $(BUILD)/gen/font.c: $(BUILD)/tools/psf2c | check-deps
 	@mkdir -p $(dir $@)
 	zcat $(FONT) > $(BUILD)/gen/font.psf
@@ -261,6 +273,8 @@ UNIT_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 UNIT_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
 UNIT_frame_SRCS   := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_log_SRCS     := ft/log.c kernel/crc32c.c kernel/sha256.c
+UNIT_ftlog_SRCS   := tools/ftlog_core.c tools/ftlog_pcap.c ft/log.c net/frame.c kernel/crc32c.c kernel/sha256.c \
+                     kernel/blake2b.c $(UNIT_POLY1305)
 UNIT_pmu_SRCS     := ft/pmu.c
 UNIT_partition_SRCS := drivers/partition.c kernel/format.c
 UNIT_blockdev_SRCS := drivers/blockdev.c
@@ -286,7 +300,7 @@ $(UNIT_BIN)/test_status_page_js: tests/unit/status_page_js.py net/status.html $(
 	chmod +x $@
 
 .SECONDEXPANSION:
-UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h)
+UNIT_HDRS := $(wildcard kernel/*.h vmm/*.h vmm/dev/*.h boot/*.h ft/*.h net/*.h drivers/*.h tools/*.h)
 $(UNIT_BIN)/test_%: tests/unit/test_%.c tests/unit/test.h $$(UNIT_$$*_SRCS) $(UNIT_HDRS) $(LIBFDT_DIR)/ORIGIN
 	@mkdir -p $(dir $@)
 	$(HOSTCC) $(UCFLAGS) -o $@ $< $(UNIT_$*_SRCS)
@@ -301,6 +315,7 @@ FUZZ_BIN    := $(BUILD)/tests/fuzz
 FUZZ_frame_SRCS := net/frame.c kernel/crc32c.c kernel/sha256.c kernel/blake2b.c kernel/poly1305.c \
                    kernel/simd_host.c $(FUZZ_BIN)/poly1305_avx2.o
 FUZZ_log_SRCS   := ft/log.c kernel/crc32c.c kernel/sha256.c
+FUZZ_ftlog_SRCS := tools/ftlog_core.c tools/ftlog_pcap.c ft/log.c $(FUZZ_frame_SRCS)
 FUZZ_migrate_wire_SRCS := ft/migrate_wire.c kernel/format.c
 FUZZ_vmstate_wire_SRCS := vmm/vmstate_wire.c kernel/crc32c.c kernel/format.c
 FUZZ_TESTS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -320,7 +335,7 @@ run: deps all guest-linux $(BUILD)/tools/ftlink $(BUILD)/tools/ftwitness
 	tools/demo
 
 test: deps all unit-tests fuzz-tests guests guest-linux $(BUILD)/tools/fbtext $(BUILD)/tools/ftlink $(BUILD)/tools/ftlog-sink \
-      $(BUILD)/tools/ftwitness
+      $(BUILD)/tools/ftwitness $(BUILD)/tools/ftlog
 	tests/run
 
 bench: deps all
