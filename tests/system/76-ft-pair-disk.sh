@@ -11,8 +11,19 @@
 #    Bochs' per-path lock files allow it): a shared drive. The primary's
 #    writes obey the output rule; its reads reach the backup in the log;
 #    at go-live the backup issues the requests the log left in flight.
-#  - private: each host has its own copy (disk_mode = private): the
+#  - privclone: each host has its own copy (disk_mode = private): the
 #    backup carries out the guest's writes on its copy as it replays.
+#    Alpha is killed at file 8 and boots again
+#    with a drive full of junk: beta, live, clones the guest to it with
+#    its private drive (every block, read while the guest runs on, then
+#    the blocks written meanwhile; issue 8), and the guest finishes on beta
+#    with alpha replaying to the end: the two drives end byte for byte
+#    equal, and alpha's holds all 160 files.
+#  - migdirty: Linux prints numbered lines, streams numbers over TCP and
+#    rewrites 256 KiB of an 8 MiB tmpfs file every 10 ms, all at once;
+#    tools/ftmigrate moves the guest alpha -> beta, then back: the lines
+#    on the two consoles run 1..N with no gap, the stream arrives intact
+#    over the one connection, each clone back copies the pages written.
 #  - inflight: as shared, but alpha halts dead ([debug] fault_test =
 #    die_in_io) while the output rule holds guest disk writes: beta issues
 #    them itself at go-live.
@@ -37,18 +48,7 @@
 #    is shared), the guest finishes on beta protected by alpha, whose
 #    replay is identical to the end; the stream arrives intact over the
 #    one connection.
-#  - privclone: as private, but alpha is killed at file 8 and boots again
-#    with a drive full of junk: beta, live, clones the guest to it with
-#    its private drive (every block, read while the guest runs on, then
-#    the blocks written meanwhile; issue 8), and the guest finishes on beta
-#    with alpha replaying to the end: the two drives end byte for byte
-#    equal, and alpha's holds all 160 files.
-#  - migdirty: Linux prints numbered lines, streams numbers over TCP and
-#    rewrites 256 KiB of an 8 MiB tmpfs file every 10 ms, all at once;
-#    tools/ftmigrate moves the guest alpha -> beta, then back: the lines
-#    on the two consoles run 1..N with no gap, the stream arrives intact
-#    over the one connection, each clone back copies the pages written.
-# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio migrate arbiter private privclone migdirty"
+# FT_SCENARIOS="ok reads readskill readsdiffer shared inflight ftio migrate arbiter privclone migdirty"
 # runs some. Needs root (TAP).
 # run: alone
 . "$(dirname "$0")/lib.sh"
@@ -411,11 +411,6 @@ if want arbiter; then
     od -A d -t x1 -j $((20480 * 512)) -N 8 "$A" | head -1 | grep -q '46 54 56 41 52 42 30 31' \
         && ok "arbiter: the claim is in the arbiter's sector" || notok "arbiter: sector 20480 holds no claim"
 fi
-if want private; then
-    blank "$WORK/private-a.img"
-    blank "$WORK/private-b.img"
-    disk_kill private private "$WORK/private-a.img" "$WORK/private-b.img" 'guest: disk file 12 written'
-fi
 if want privclone; then
     # 160 files (about 4 MiB on a 16 MiB drive): the guest still writes
     # when alpha is back.
@@ -436,6 +431,8 @@ if want privclone; then
     fi
     wait_boots
     on "$WORK/privclone.beta.serial"
+    expect "privclone: beta finds its own drive" "disk: the guest's disk: all of ata0-slave \(serial BXHD00012\)"
+    expect "privclone: beta notices alpha's death" 'pair: primary alpha lost'
     expect "privclone: beta goes live" 'pair: LIVE: this host runs the guest now'
     expect "privclone: beta clones the guest to alpha with its drive" \
         'pair: clone 1 sent to alpha: [0-9]+ rounds, [0-9]+ pages \([0-9]+ zero\) and [0-9]+ disk blocks'
@@ -445,6 +442,7 @@ if want privclone; then
     expect "privclone: beta protects the guest again" 'pair: protected: the guest runs and its log streams to alpha'
     expect "privclone: the guest finishes on beta, every file checks out" 'guest: guest: disk files 160 written, 160 verified'
     expect_not "privclone: no guest error" 'guest: guest: error:'
+    expect_not "privclone: no disk error on beta" 'ata: |virtio-blk driver:'
     on "$WORK/privclone.alpha2.serial"
     expect "privclone: alpha takes memory and the drive's blocks" \
         'pair: clone received from beta: [0-9]+ pages, [0-9]+ disk blocks and [0-9]+ bytes of machine state'
