@@ -119,12 +119,13 @@ $(BUILD)/tools/ftlog-sink: $(FTLOG_SINK_SRCS) ft/log.h kernel/crc32c.h kernel/sh
 # Host tool: an event log (a sink's file or a pcap of the channel) in words.
 # Poly1305's AVX2 part is an object of its own: only it gets -mavx2.
 FTLOG_SRCS := tools/ftlog.c tools/ftlog_core.c tools/ftlog_pcap.c ft/log.c net/frame.c kernel/crc32c.c \
-              kernel/sha256.c kernel/blake2b.c kernel/poly1305.c kernel/simd_host.c kernel/config.c kernel/format.c
+              kernel/sha256.c kernel/blake2b.c kernel/poly1305.c kernel/simd_host.c kernel/config.c kernel/format.c \
+              tools/pair_key.c
 $(BUILD)/tools/obj/poly1305_avx2.o: kernel/poly1305_avx2.c kernel/poly1305.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror $(AVX2_CFLAGS) -c -o $@ $<
 $(BUILD)/tools/ftlog: $(FTLOG_SRCS) $(BUILD)/tools/obj/poly1305_avx2.o tools/ftlog_core.h ft/log.h net/frame.h \
-                      kernel/config.h
+                      kernel/config.h tools/pair_key.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTLOG_SRCS) $(BUILD)/tools/obj/poly1305_avx2.o
 
@@ -254,8 +255,8 @@ UNIT_vioapic_SRCS := vmm/dev/ioapic.c
 UNIT_virtio_SRCS  := vmm/dev/pci.c vmm/dev/virtio.c vmm/dev/virtio_blk.c
 UNIT_virtio_net_SRCS := vmm/dev/pci.c vmm/dev/virtio.c vmm/dev/virtio_net.c
 # Host tool: the pair's arbiter (first host to ask in an epoch goes live).
-FTWITNESS_SRCS := tools/ftwitness.c net/witness.c kernel/sha256.c kernel/config.c kernel/format.c
-$(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel/config.h
+FTWITNESS_SRCS := tools/ftwitness.c tools/pair_key.c net/witness.c kernel/sha256.c kernel/config.c kernel/format.c
+$(BUILD)/tools/ftwitness: $(FTWITNESS_SRCS) net/witness.h kernel/sha256.h kernel/config.h tools/pair_key.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -o $@ $(FTWITNESS_SRCS)
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "ftlog_core.h"
+#include "pair_key.h"
 #include "../kernel/config.h"
 
 static void usage(void)
@@ -62,28 +63,6 @@ static uint8_t *read_file(const char *path, size_t *len)
     return b;
 }
 
-static int key_from_config(const char *path, char *key, size_t n)
-{
-    size_t len;
-    uint8_t *text = read_file(path, &len);
-    if (!text)
-        return -1;
-    static struct config cfg;
-    char err[CFG_ERR_MAX];
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    int bad = config_parse((const char *)text, len, base, &cfg, err, sizeof(err));
-    free(text);
-    if (bad) {
-        fprintf(stderr, "ftlog: %s\n", err);
-        return -1;
-    }
-    if (!cfg.pair.present) {
-        fprintf(stderr, "ftlog: %s has no [pair] section (the pair key is there)\n", path);
-        return -1;
-    }
-    snprintf(key, n, "%s", cfg.pair.key);
-    return 0;
-}
 
 /* The log's bytes: the file itself, or what the pcap carried. *bad is set
  * when the capture had problems (damage, missing bytes, MAC failures). */
@@ -141,7 +120,7 @@ int main(int argc, char **argv)
         case 'b': bucket_s = strtod(optarg, &end); if (*end || bucket_s <= 0 || bucket_s > 1e9) usage(); break;
         case 'c': context = atoi(optarg); if (context < 0 || context > 1000) usage(); break;
         case 'k': snprintf(key, sizeof(key), "%s", optarg); keyp = key; break;
-        case 'C': if (key_from_config(optarg, key, sizeof(key))) return 2; keyp = key; break;
+        case 'C': if (pair_key_from_config("ftlog", optarg, key, sizeof(key))) return 2; keyp = key; break;
         case 'p': port = atoi(optarg); if (port <= 0 || port > 65535) usage(); break;
         case 'l': which = atoi(optarg); if (which < 0) usage(); break;
         default: usage();

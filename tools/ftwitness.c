@@ -38,6 +38,7 @@
 
 #include "../net/witness.h"
 #include "../kernel/config.h"
+#include "pair_key.h"
 
 #define MAX_EPOCHS 65536
 
@@ -121,30 +122,6 @@ static int parse_listen(const char *s, struct sockaddr_in *a)
     return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? 0 : -1;
 }
 
-static int read_key_from_config(const char *path, char *key, size_t n)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "ftwitness: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    static char text[1 << 20];
-    size_t len = fread(text, 1, sizeof(text), f);
-    fclose(f);
-    static struct config cfg;
-    char err[CFG_ERR_MAX];
-    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-    if (config_parse(text, len, base, &cfg, err, sizeof(err))) {
-        fprintf(stderr, "ftwitness: %s\n", err);
-        return -1;
-    }
-    if (!cfg.pair.present) {
-        fprintf(stderr, "ftwitness: %s has no [pair] section (the pair key is there)\n", path);
-        return -1;
-    }
-    snprintf(key, n, "%s", cfg.pair.key);
-    return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -174,7 +151,7 @@ int main(int argc, char **argv)
     }
     if (!state || (!conf == !key[0]) || optind != argc)
         usage();
-    if (conf && read_key_from_config(conf, key, sizeof(key)))
+    if (conf && pair_key_from_config("ftwitness", conf, key, sizeof(key)))
         return 1;
     if (load(state)) {
         fprintf(stderr, "ftwitness: cannot read %s: %s\n", state, strerror(errno));
