@@ -36,7 +36,6 @@ enum { SP_PAGES, SP_DISK, SPACES };
 struct stage {
     unsigned n, pending, failed;
     uint64_t block[MIG_BATCH_MAX];
-    bool zero[MIG_BATCH_MAX];
     struct blk_io io[MIG_BATCH_MAX];
     uint8_t *buf; /* MIG_BATCH_MAX blocks */
 };
@@ -192,6 +191,27 @@ static uint64_t next_wanted(unsigned k, uint64_t i)
     return n;
 }
 
+/* Read (or write) a stage's blocks through the drive's queue, one request
+ * per run of adjacent blocks; done() is told of each. pending counts the
+ * requests before the first goes out: one may complete at once. */
+static void stage_submit(struct stage *s, bool write, void (*done)(struct blk_io *io))
+{
+    unsigned runs[MIG_BATCH_MAX + 1], nruns = 0;
+    for (unsigned a = 0; a < s->n; a++)
+        if (!a || s->block[a] != s->block[a - 1] + 1)
+            runs[nruns++] = a;
+    runs[nruns] = s->n;
+    s->pending = nruns;
+    for (unsigned r = 0; r < nruns; r++) {
+        unsigned a = runs[r], z = runs[r + 1];
+        if (!write)
+            memset(s->buf + (size_t)(z - 1) * MIG_PAGE, 0, MIG_PAGE); /* a short last block reads zeros past the end */
+        s->io[a].done = done;
+        s->io[a].ctx = s;
+        gio_copy_io(&s->io[a], write, s->block[a], z - a, s->buf + (size_t)a * MIG_PAGE);
+    }
+}
+
 static void drive_read_done(struct blk_io *io)
 {
     struct stage *s = io->ctx;
@@ -215,22 +235,8 @@ static void drive_fill(void)
         M.sp[k].cursor = i;
         if (!s->n)
             break;
-        s->pending = 0;
-        for (unsigned a = 0, z; a < s->n; a = z) {
-            for (z = a + 1; z < s->n && s->block[z] == s->block[z - 1] + 1; z++)
-                ;
-            memset(s->buf + (size_t)(z - 1) * MIG_PAGE, 0, MIG_PAGE); /* a short last block reads zeros past the end */
-            s->io[a].done = drive_read_done;
-            s->io[a].ctx = s;
-            s->pending++;
-        }
         M.st_tail++;
-        /* Submitted after the count is whole: a read may complete at once. */
-        for (unsigned a = 0, z; a < s->n; a = z) {
-            for (z = a + 1; z < s->n && s->block[z] == s->block[z - 1] + 1; z++)
-                ;
-            gio_copy_io(&s->io[a], false, s->block[a], z - a, s->buf + (size_t)a * MIG_PAGE);
-        }
+        stage_submit(s, false, drive_read_done);
     }
 }
 
@@ -280,18 +286,11 @@ static void build_batch(void)
     unsigned k = M.space;
     uint64_t *want = M.sp[k].want, n = M.sp[k].n, i = M.sp[k].cursor;
     mig_batch_begin(&b, M.batch);
-    while (i < n && b.n < MIG_BATCH_MAX) {
-        uint64_t w = want[i / 64] >> (i % 64);
-        if (!w) {
-            i = (i / 64 + 1) * 64;
-            continue;
-        }
-        i += (uint64_t)__builtin_ctzll(w);
-        if (i >= n)
-            break;
+    while (b.n < MIG_BATCH_MAX && (i = next_wanted(k, i)) < n) {
         if (k == SP_PAGES) {
-            mig_batch_add(&b, i, page_ptr(M.vm, i));
-            rr_digest_page(M.vm, i, page_ptr(M.vm, i)); /* the new log's initial digest, ready at the stop */
+            const uint8_t *page = page_ptr(M.vm, i);
+            mig_batch_add(&b, i, page);
+            rr_digest_page(M.vm, i, page); /* the new log's initial digest, ready at the stop */
             M.t.pages++;
         } else {
             vdisk_read_block(i, block);
@@ -454,19 +453,7 @@ static int receive_drive(const uint8_t *batch, size_t len, char *why, size_t n)
     int r = mig_batch_decode(batch, len, gio_copy_blocks(), stage_block, s, why, n);
     if (r)
         return r;
-    s->pending = 0;
-    for (unsigned a = 0, z; a < s->n; a = z) {
-        for (z = a + 1; z < s->n && s->block[z] == s->block[z - 1] + 1; z++)
-            ;
-        s->io[a].done = drive_write_done;
-        s->io[a].ctx = s;
-        s->pending++;
-    }
-    for (unsigned a = 0, z; a < s->n; a = z) {
-        for (z = a + 1; z < s->n && s->block[z] == s->block[z - 1] + 1; z++)
-            ;
-        gio_copy_io(&s->io[a], true, s->block[a], z - a, s->buf + (size_t)a * MIG_PAGE);
-    }
+    stage_submit(s, true, drive_write_done);
     return 0;
 }
 
