@@ -155,6 +155,27 @@ enum clone_phase {
     CL_STATE,   /* the machine state, then protection */
 };
 
+/* Time the gate held the guest for one reason: spans from on to off. */
+struct hold_time {
+    bool on;
+    uint64_t since, total;
+};
+
+/* Note the gate's answer; true when a span begins now. */
+static bool hold_time_set(struct hold_time *h, bool on)
+{
+    if (on == h->on)
+        return false;
+    if (on)
+        h->since = clock_ns();
+    else
+        h->total += clock_ns() - h->since;
+    h->on = on;
+    return on;
+}
+
+static uint64_t hold_time_ns(const struct hold_time *h) { return h->total + (h->on ? clock_ns() - h->since : 0); }
+
 static struct {
     enum role role;
     enum pstate st;
@@ -199,9 +220,9 @@ static struct {
     uint64_t backup_reads;    /* disk_reads = backup: the guest's reads it has performed */
     struct { uint64_t bytes, ns; } written[WRITTEN];
     unsigned wr_head, wr_tail;
-    uint64_t throttled_ns, throttle_since, throttles;
+    struct hold_time throttle; /* the gate held the guest for the backup's sake */
+    uint64_t throttles;
     uint64_t mark_exit, mark_icount, mark_complete, mark_ms; /* the last MARK sent */
-    bool throttling;
     bool guest_ended; /* the recorder wrote END */
     uint64_t lag_hist[LAG_BINS], lag_samples;
     /* Backup. */
@@ -227,8 +248,7 @@ static struct {
     bool handing_over;
     bool handover_hold; /* ... past catching up: the guest is stopped */
     uint64_t handover_asked_ns, handover_ns, handover_catchup_ns, handovers;
-    bool catchup_holding;
-    uint64_t catchup_since, catchup_held_ns; /* the guest held while catching up */
+    struct hold_time catchup; /* the guest held while the backup catches up */
     bool handover_in; /* backup: going live by a handover, not a failure */
     bool reprotect_handover; /* ... and the clone it offers next protects the guest again */
     /* Both: log rate over the last second. */
@@ -518,13 +538,7 @@ static bool pair_gate(void)
      * (time counted and reported: it is a partial stop). */
     bool catchup_hold = F.handing_over && clock_ns() - F.handover_asked_ns > HANDOVER_FREE_NS &&
                         lag_ns() > HANDOVER_LAG_NS && !F.backup_waiting;
-    if (catchup_hold != F.catchup_holding) {
-        if (catchup_hold)
-            F.catchup_since = clock_ns();
-        else
-            F.catchup_held_ns += clock_ns() - F.catchup_since;
-        F.catchup_holding = catchup_hold;
-    }
+    hold_time_set(&F.catchup, catchup_hold);
     if (catchup_hold)
         return true;
     const struct config *cfg = kernel_config();
@@ -535,14 +549,8 @@ static bool pair_gate(void)
     bool lagging = lag_ns() > (uint64_t)cfg->pair.max_lag_ms * 1000000u && !F.backup_waiting;
     bool hold = lagging || produced - F.acked_abs > UNACKED_MAX ||
                 F.con_total - F.con_released > HOLD_MAX || F.in_tail - F.in_head >= INFLIGHT;
-    if (hold && !F.throttling) {
-        F.throttling = true;
-        F.throttle_since = clock_ns();
+    if (hold_time_set(&F.throttle, hold))
         F.throttles++;
-    } else if (!hold && F.throttling) {
-        F.throttling = false;
-        F.throttled_ns += clock_ns() - F.throttle_since;
-    }
     return hold;
 }
 
@@ -560,7 +568,7 @@ static void report(void)
 {
     gio_report("pair");
     vtime_t vt = recorder_vtime();
-    uint64_t throttled = F.throttled_ns + (F.throttling ? clock_ns() - F.throttle_since : 0);
+    uint64_t throttled = hold_time_ns(&F.throttle);
     uint64_t kbps = vt ? F.sent_abs * 8 * 1000000u / vt : 0; /* kbit per guest second */
     struct rr_totals t;
     recorder_totals(&t);
@@ -960,7 +968,7 @@ static void become_primary(void)
     F.wr_head = F.wr_tail = 0;
     F.backup_replayed = F.backup_reads = 0;
     F.backup_waiting = false;
-    F.throttling = false;
+    F.throttle.on = false;
     F.mark_exit = F.mark_icount = F.mark_complete = 0;
     F.guest_ended = false;
     F.lag_samples = 0;
@@ -1364,8 +1372,7 @@ static void begin_handover(void)
     F.handing_over = true;
     F.handover_hold = false;
     F.handover_asked_ns = clock_ns();
-    F.catchup_holding = false;
-    F.catchup_held_ns = 0;
+    F.catchup = (struct hold_time){ 0 };
 }
 
 /* Migration to the peer. First the backup catches up: its replay within
@@ -1387,10 +1394,7 @@ static void handover_poll(void)
                              "unacknowledged): the guest stops anyway",
                      F.peer_name, (unsigned long long)(waited / 1000000), (unsigned long long)(lag_ns() / 1000000),
                      F.in_tail - F.in_head);
-        if (F.catchup_holding) {
-            F.catchup_held_ns += clock_ns() - F.catchup_since;
-            F.catchup_holding = false;
-        }
+        hold_time_set(&F.catchup, false);
         F.handover_hold = true;
         F.handover_ns = clock_ns();
         F.handover_catchup_ns = waited;
@@ -1419,7 +1423,7 @@ static void handover_poll(void)
                      "become its backup",
              (unsigned long long)F.handovers, (unsigned long long)((clock_ns() - F.handover_ns) / 1000000),
              F.peer_name, (unsigned long long)written, (unsigned long long)(F.handover_catchup_ns / 1000000),
-             (unsigned long long)(F.catchup_held_ns / 1000000));
+             (unsigned long long)(F.catchup.total / 1000000));
     kprintf("ftvisor: this host (%s) handed the guest over to %s\n", kernel_this_host()->name, F.peer_name);
     status_event("migration out", "migration %llu: the guest went to %s; it was held here %llu ms",
                  (unsigned long long)F.handovers, F.peer_name,
@@ -1645,7 +1649,7 @@ static uint64_t lag_pct(unsigned pct)
 
 static size_t pair_counters(char *buf, size_t size)
 {
-    uint64_t throttled = F.throttled_ns + (F.throttling ? clock_ns() - F.throttle_since : 0);
+    uint64_t throttled = hold_time_ns(&F.throttle);
     return (size_t)fmt_snprintf(
         buf, size,
         ",\"pair_state\":\"%s\",\"pair_epoch\":\"%016llx\",\"pair_lag_ms\":%llu,\"pair_lag_p50_ms\":%llu,"
