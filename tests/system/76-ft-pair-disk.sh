@@ -501,20 +501,8 @@ if want migdirty; then
     expect_not "migdirty: no divergence on beta" 'DIVERGED|initial state here differs'
     expect_not "migdirty: nothing failed (no arbiter asked)" 'asking the arbiter'
     expect_clean_poweroff md.alpha md.beta
-    python3 - "$WORK/md.alpha.serial" "$WORK/md.beta.serial" "$MDLINES" > "$WORK/md.merged" <<'PY'
-import re, sys
-seen, dups = set(), 0
-for path in sys.argv[1:3]:
-    for l in open(path, errors="replace"):
-        m = re.search(r"guest: guest: seq (\d+) tsc \d+$", l.rstrip("\r\n"))
-        if m:
-            n = int(m.group(1))
-            dups += n in seen
-            seen.add(n)
-gaps = [n for n in range(1, int(sys.argv[3]) + 1) if n not in seen]
-print(len(seen), len(gaps), ",".join(map(str, gaps[:5])) or "-", dups)
-PY
-    read -r count ngaps gaps dups < "$WORK/md.merged"
+    seq_merge "$MDLINES" 'guest: guest: seq (\d+) tsc \d+$' "$WORK/md.alpha.serial" "$WORK/md.beta.serial" > "$WORK/md.merged"
+    read -r count dups ngaps gaps same < "$WORK/md.merged"
     [ "$count" = "$MDLINES" ] && [ "$ngaps" = 0 ] && [ "${dups:-9}" -le 4 ] \
         && ok "migdirty: the consoles show seq 1..$MDLINES whole across both migrations ($dups duplicated at handovers)" \
         || notok "migdirty: $count distinct lines, $ngaps gaps (first: $gaps), $dups duplicated"

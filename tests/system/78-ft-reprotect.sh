@@ -267,22 +267,7 @@ expect_count "migrate: beta took the guest twice" 2 'pair: migrated: the guest r
 expect_count "migrate: and protected it again twice" 2 'pair: protecting the migrated guest again: offering alpha, which handed it over'
 expect_count "migrate: beta handed it back twice" 2 'pair: migration [0-9]+: the guest stopped here [0-9]+ ms ago and alpha has its whole log'
 expect_not "migrate: no divergence" 'DIVERGED|initial state here differs'
-python3 - "$WORK/ma.serial" "$WORK/mb.serial" "$LINES" > "$WORK/mg.merged" <<'PY'
-import re, sys
-seen, dups, differ = {}, 0, 0
-for path in sys.argv[1:3]:
-    for l in open(path, errors="replace"):
-        m = re.search(r"guest: seq (\d+) tsc (\d+) ticks \d+ mix [0-9a-f]+$", l.rstrip("\r\n"))  # whole lines only
-        if m and l.endswith("\n"):
-            n, t = int(m.group(1)), int(m.group(2))
-            if n in seen:
-                dups += 1
-                differ += seen[n] != t
-            else:
-                seen[n] = t
-gaps = [n for n in range(1, int(sys.argv[3]) + 1) if n not in seen]
-print(len(seen), dups, len(gaps), ",".join(map(str, gaps[:5])) or "-", int(not differ))
-PY
+seq_merge "$LINES" 'guest: seq (\d+) tsc (\d+) ticks \d+ mix [0-9a-f]+$' "$WORK/ma.serial" "$WORK/mb.serial" > "$WORK/mg.merged"
 read -r count dups ngaps gaps same < "$WORK/mg.merged"
 [ "$count" = "$LINES" ] && [ "$ngaps" = 0 ] && [ "$same" = 1 ] && [ "${dups:-99}" -le 4 ] \
     && ok "migrate: the two consoles show seq 1..$LINES once each, whole, across 4 migrations ($dups duplicated at handovers)" \
@@ -323,20 +308,8 @@ expect "converge: the guest ends protected" 'pair: the guest ended; alpha has th
 on "$WORK/aa.serial"
 expect "converge: alpha replays to the end identically" 'pair: the guest ended on the primary and here identically'
 expect_not "converge: no divergence" 'DIVERGED|initial state here differs'
-python3 - "$WORK/aa.serial" "$WORK/ab.serial" > "$WORK/ac.merged" <<'PY'
-import re, sys
-seen, dups = set(), 0
-for path in sys.argv[1:3]:
-    for l in open(path, errors="replace"):
-        m = re.search(r"guest: seq (\d+) tsc \d+ ticks \d+ mix [0-9a-f]+$", l.rstrip("\r\n"))
-        if m:
-            n = int(m.group(1))
-            dups += n in seen
-            seen.add(n)
-gaps = [n for n in range(1, 601) if n not in seen]
-print(len(seen), len(gaps), dups)
-PY
-read -r count ngaps dups < "$WORK/ac.merged"
+seq_merge 600 'guest: seq (\d+) tsc \d+ ticks \d+ mix [0-9a-f]+$' "$WORK/aa.serial" "$WORK/ab.serial" > "$WORK/ac.merged"
+read -r count dups ngaps gaps same < "$WORK/ac.merged"
 [ "$count" = 600 ] && [ "$ngaps" = 0 ] && [ "${dups:-9}" -le 2 ] \
     && ok "converge: the consoles show seq 1..600 whole ($dups duplicated at the handover)" \
     || notok "converge: $count distinct lines, $ngaps gaps, $dups duplicated"

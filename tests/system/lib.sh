@@ -146,3 +146,28 @@ expect_clean_poweroff() {
 
 # on SERIAL: make expect & co. look at another console.
 on() { SERIAL=$1; sed -i 's/\r$//' "$SERIAL" 2>/dev/null; }
+
+# seq_merge N REGEX FILE...: the numbered lines REGEX finds (group 1 the
+# number; group 2, if there is one, a value each copy of a line must
+# repeat) over the consoles FILE..., whole lines only. Prints "DISTINCT
+# DUPLICATED GAPS FIRST-GAPS SAME": FIRST-GAPS up to five numbers of 1..N
+# missing (or -), SAME 1 when every repeated line carried its value.
+seq_merge() {
+    python3 - "$@" <<'PY'
+import re, sys
+n, rx, paths = int(sys.argv[1]), re.compile(sys.argv[2]), sys.argv[3:]
+seen, dups, differ = {}, 0, 0
+for path in paths:
+    for l in open(path, errors="replace"):
+        m = rx.search(l.rstrip("\r\n"))
+        if m and l.endswith("\n"):
+            k, v = int(m.group(1)), m.group(2) if rx.groups > 1 else None
+            if k in seen:
+                dups += 1
+                differ += seen[k] != v
+            else:
+                seen[k] = v
+gaps = [k for k in range(1, n + 1) if k not in seen]
+print(len(seen), dups, len(gaps), ",".join(map(str, gaps[:5])) or "-", int(not differ))
+PY
+}
